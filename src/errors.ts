@@ -28,6 +28,7 @@ export const ErrorCode = {
   RESOURCE_BUSY: 87,
   ACCESS_DENIED: 88,
   STORAGE_VOL_EXIST: 90,
+  XML_INVALID_SCHEMA: 92,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 export type ErrorCodeNumber = (typeof ErrorCode)[ErrorCodeName];
@@ -68,6 +69,7 @@ const PREFIX: Record<ErrorCodeName, string> = {
   RESOURCE_BUSY: "resource busy: ",
   ACCESS_DENIED: "access denied: ",
   STORAGE_VOL_EXIST: "storage volume already exists: ",
+  XML_INVALID_SCHEMA: "XML document failed to validate against schema: ",
 };
 
 /**
