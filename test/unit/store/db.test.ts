@@ -1,0 +1,226 @@
+import { expect } from "chai";
+import { statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { isVirError } from "../../../src/errors.js";
+import { SecretStore, type StoredRecord } from "../../../src/store/db.js";
+import { cleanupRoots, freshRoot, rawDb, scanForMarker } from "./helpers.js";
+
+const KEY = new Uint8Array(32).fill(7);
+// 40 distinctive bytes that cannot appear by chance.
+const MARKER = new TextEncoder().encode("VIRSECRET-PLAINTEXT-MARKER-0123456789XYZ");
+
+async function collect<T>(it: AsyncIterable<[string, StoredRecord<T>]>): Promise<Array<[string, StoredRecord<T>]>> {
+  const out: Array<[string, StoredRecord<T>]> = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+async function expectVirError(p: Promise<unknown> | (() => unknown), code: string, re: RegExp): Promise<Error> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    expect(isVirError(e), `expected VirError, got ${String(e)}`).to.equal(true);
+    expect((e as { codeName: string }).codeName).to.equal(code);
+    expect((e as Error).message).to.match(re);
+    return e as Error;
+  }
+  throw new Error("expected a VirError, nothing was thrown");
+}
+
+describe("store/db SecretStore", () => {
+  afterEach(cleanupRoots);
+
+  it("creates the root 0700 with db/, lock and a 0600 master.key", async () => {
+    const root = freshRoot();
+    const s = await SecretStore.open({ root });
+    expect(statSync(root).mode & 0o777).to.equal(0o700);
+    expect(statSync(path.join(root, "db")).isDirectory()).to.equal(true);
+    expect(statSync(path.join(root, "master.key")).mode & 0o777).to.equal(0o600);
+    expect(statSync(path.join(root, "master.key")).size).to.equal(32);
+    expect(s.masterKeySource.source).to.equal("generated");
+    await s.close();
+    const again = await SecretStore.open({ root });
+    expect(again.masterKeySource.source).to.equal("root-file");
+    await again.close();
+  });
+
+  it("puts, gets, lists and deletes records in separate spaces", async () => {
+    const root = freshRoot();
+    const s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await s.batch([
+      { type: "put", space: "secrets", key: "b", data: { n: 2 }, secret: new Uint8Array([1, 2, 3]) },
+      { type: "put", space: "secrets", key: "a", data: { n: 1 } },
+      { type: "put", space: "secrets", key: "c", data: { n: 3 }, secret: new Uint8Array(0) },
+      { type: "put", space: "usage", key: "volume/x", data: "b" },
+      { type: "put", space: "secrets-x", key: "z", data: 0 },
+    ]);
+    const b = await s.get<{ n: number }>("secrets", "b");
+    expect(b?.data).to.deep.equal({ n: 2 });
+    expect(Array.from(b!.secret!)).to.deep.equal([1, 2, 3]);
+    const a = await s.get("secrets", "a");
+    expect(a).to.deep.equal({ data: { n: 1 } });
+    expect((await s.get("secrets", "c"))!.secret!.length).to.equal(0);
+    expect(await s.get("secrets", "nope")).to.equal(undefined);
+    expect(await s.get("usage", "b")).to.equal(undefined);
+
+    const all = await collect(s.list<{ n: number }>("secrets"));
+    expect(all.map(([k]) => k)).to.deep.equal(["a", "b", "c"]);
+    expect(all.map(([, r]) => r.data.n)).to.deep.equal([1, 2, 3]);
+    expect((await collect(s.list("secrets", { gt: "a" }))).map(([k]) => k)).to.deep.equal(["b", "c"]);
+    expect((await collect(s.list("secrets", { gte: "b", lt: "c" }))).map(([k]) => k)).to.deep.equal(["b"]);
+    expect((await collect(s.list("secrets", { limit: 2 }))).map(([k]) => k)).to.deep.equal(["a", "b"]);
+    expect((await collect(s.list("usage"))).map(([k]) => k)).to.deep.equal(["volume/x"]);
+    // "meta" holds the store's key-check record, which is not the caller's to touch.
+    expect(await collect(s.list("bindings"))).to.deep.equal([]);
+
+    await s.batch([
+      { type: "del", space: "secrets", key: "b" },
+      { type: "put", space: "secrets", key: "a", data: { n: 10 } },
+    ]);
+    expect(await s.get("secrets", "b")).to.equal(undefined);
+    expect((await s.get<{ n: number }>("secrets", "a"))!.data.n).to.equal(10);
+    await s.close();
+  });
+
+  it("keeps values across close and reopen", async () => {
+    const root = freshRoot();
+    let s = await SecretStore.open({ root });
+    const ops = [];
+    for (let i = 0; i < 50; i++) {
+      ops.push({ type: "put" as const, space: "secrets", key: `k${String(i).padStart(3, "0")}`, data: { i }, secret: new Uint8Array([i, 255 - i]) });
+    }
+    await s.batch(ops);
+    await s.close();
+    s = await SecretStore.open({ root });
+    const all = await collect(s.list<{ i: number }>("secrets"));
+    expect(all).to.have.length(50);
+    for (const [k, r] of all) {
+      expect(k).to.equal(`k${String(r.data.i).padStart(3, "0")}`);
+      expect(Array.from(r.secret!)).to.deep.equal([r.data.i, 255 - r.data.i]);
+    }
+    await s.close();
+  });
+
+  it("byte scan: no file under the root holds the plaintext, its base64 or its hex", async () => {
+    const root = freshRoot();
+    // Control: the scan does find each form when it is there.
+    const ctlRoot = freshRoot();
+    const ctl = await SecretStore.open({ root: ctlRoot, masterKey: { key: KEY } });
+    await ctl.close();
+    writeFileSync(path.join(ctlRoot, "leak-b64"), `x${Buffer.from(MARKER).toString("base64")}y`);
+    writeFileSync(path.join(ctlRoot, "leak-hex"), Buffer.from(MARKER).toString("hex"));
+    expect(scanForMarker(ctlRoot, MARKER).length).to.be.greaterThan(1);
+
+    const s = await SecretStore.open({ root });
+    await s.batch([
+      { type: "put", space: "secrets", key: "11111111-2222-3333-4444-555555555555", data: { usage: "volume" }, secret: MARKER },
+      { type: "put", space: "keys", key: "k1", data: {}, secret: MARKER },
+    ]);
+    // While open (LevelDB log) and after close (tables, compaction).
+    expect(scanForMarker(root, MARKER)).to.deep.equal([]);
+    await s.close();
+    expect(scanForMarker(root, MARKER)).to.deep.equal([]);
+    const again = await SecretStore.open({ root });
+    expect(Buffer.from((await again.get("secrets", "11111111-2222-3333-4444-555555555555"))!.secret!).equals(Buffer.from(MARKER))).to.equal(true);
+    await again.close();
+  });
+
+  it("detects a flipped ciphertext byte with a typed error that carries no value", async () => {
+    const root = freshRoot();
+    const uuid = "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f";
+    let s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await s.batch([{ type: "put", space: "secrets", key: uuid, data: { x: 1 }, secret: MARKER }]);
+    await s.close();
+
+    const db = await rawDb(root);
+    const rec = JSON.parse((await db.get(`secrets/${uuid}`))!);
+    const sealed = Buffer.from(rec.s, "base64");
+    sealed[1 + 24 + 5] ^= 0x01; // inside the ciphertext, after version and nonce
+    rec.s = sealed.toString("base64");
+    await db.put(`secrets/${uuid}`, JSON.stringify(rec));
+    await db.close();
+
+    s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    const e = await expectVirError(
+      s.get("secrets", uuid),
+      "INTERNAL_ERROR",
+      new RegExp(`^internal error: cannot unseal value of 'secrets/${uuid}': authentication failed \\(wrong master key or corrupted data\\)$`),
+    );
+    expect(e.message + String(e.stack)).to.not.include("VIRSECRET-PLAINTEXT");
+    // list reports the same record the same way.
+    await expectVirError(async () => collect(s.list("secrets")), "INTERNAL_ERROR", /cannot unseal value of 'secrets\//);
+    await s.close();
+  });
+
+  it("refuses a sealed blob copied onto another record", async () => {
+    const root = freshRoot();
+    let s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await s.batch([
+      { type: "put", space: "secrets", key: "aaa", data: {}, secret: MARKER },
+      { type: "put", space: "secrets", key: "bbb", data: {}, secret: new Uint8Array([9]) },
+    ]);
+    await s.close();
+    const db = await rawDb(root);
+    const a = JSON.parse((await db.get("secrets/aaa"))!);
+    const b = JSON.parse((await db.get("secrets/bbb"))!);
+    b.s = a.s;
+    await db.put("secrets/bbb", JSON.stringify(b));
+    await db.put("volumes/aaa", JSON.stringify(a)); // same key, other space
+    await db.close();
+    s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await expectVirError(s.get("secrets", "bbb"), "INTERNAL_ERROR", /cannot unseal value of 'secrets\/bbb': authentication failed/);
+    await expectVirError(s.get("volumes", "aaa"), "INTERNAL_ERROR", /cannot unseal value of 'volumes\/aaa'/);
+    expect(Buffer.from((await s.get("secrets", "aaa"))!.secret!).equals(Buffer.from(MARKER))).to.equal(true);
+    await s.close();
+  });
+
+  it("reports a record that is not valid JSON as corrupt", async () => {
+    const root = freshRoot();
+    let s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await s.close();
+    const db = await rawDb(root);
+    await db.put("secrets/x", "{not json");
+    await db.close();
+    s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await expectVirError(s.get("secrets", "x"), "INTERNAL_ERROR", /corrupt record 'secrets\/x'/);
+    await s.close();
+  });
+
+  it("rejects bad arguments with INVALID_ARG and refuses use after close", async () => {
+    const root = freshRoot();
+    const s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    await expectVirError(() => s.get("Bad Space", "k"), "INVALID_ARG", /invalid store space name 'Bad Space'/);
+    await expectVirError(() => s.get("secrets", ""), "INVALID_ARG", /invalid store key in space 'secrets'/);
+    await expectVirError(() => s.batch([{ type: "put", space: "meta", key: "master-key-check", data: 1 }]), "INVALID_ARG", /reserved/);
+    await expectVirError(
+      () => s.batch([{ type: "put", space: "secrets", key: "k", data: 1, secret: "text" as unknown as Uint8Array }]),
+      "INVALID_ARG",
+      /secret must be a Uint8Array/,
+    );
+    await expectVirError(s.batch([{ type: "put", space: "secrets", key: "k", data: { n: 1n } }]), "INVALID_ARG", /not JSON-serialisable/);
+    await expectVirError(() => s.list("secrets", { limit: -2 }), "INVALID_ARG", /limit/);
+    // A failed validation writes nothing, not even the valid ops before it.
+    await expectVirError(
+      () => s.batch([{ type: "put", space: "secrets", key: "ok", data: 1 }, { type: "del", space: "x y", key: "k" }]),
+      "INVALID_ARG",
+      /space/,
+    );
+    expect(await s.get("secrets", "ok")).to.equal(undefined);
+    await s.close();
+    await expectVirError(() => s.get("secrets", "k"), "OPERATION_INVALID", /secret store '.*' is closed/);
+    await expectVirError(() => s.batch([]), "OPERATION_INVALID", /is closed/);
+    await s.close(); // idempotent
+  });
+
+  it("lets queued batches finish when close() is called", async () => {
+    const root = freshRoot();
+    const s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    const writes = [];
+    for (let i = 0; i < 20; i++) writes.push(s.batch([{ type: "put", space: "secrets", key: `q${i}`, data: i, secret: new Uint8Array([i]) }]));
+    await s.close();
+    await Promise.all(writes);
+    const again = await SecretStore.open({ root, masterKey: { key: KEY } });
+    expect((await collect(again.list("secrets"))).length).to.equal(20);
+    await again.close();
+  });
+});
