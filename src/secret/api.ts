@@ -1,6 +1,7 @@
 // The public shape of the secret driver (what virSecret* gives libvirt users).
 // driver.ts implements it; cli/ and storage/ code only against these types.
 import type { SecretDef, SecretUsageTypeName } from "./def.js";
+import type { StoreOp } from "../store/db.js";
 
 /** virConnectListAllSecretsFlags */
 export const ListAllFlags = {
@@ -62,6 +63,15 @@ export interface SecretHandle extends SecretRef {
 /** Reads private values: for the storage driver and agent code only. */
 export interface ElevatedSecretAccess {
   getValue(uuid: string): Promise<Uint8Array>;
+}
+
+/**
+ * The elevated handle of virsecret's own driver: also writes a secret, its value
+ * and other rooms' records (a volume) in ONE store batch, and undefines likewise.
+ */
+export interface ElevatedSecretStoreAccess extends ElevatedSecretAccess {
+  defineWithValue(xmlOrDef: string | SecretDef, value: Uint8Array, extraOps?: readonly StoreOp[]): Promise<SecretHandle>;
+  undefine(uuid: string, extraOps?: readonly StoreOp[]): Promise<void>;
 }
 
 export interface OpenSecretDriverOptions {

@@ -1,0 +1,18 @@
+// virsecret's public API. Import from "virsecret" only what is exported here.
+export { openSecretDriver, SECRET_SPACE, SECRET_USAGE_SPACE } from "./secret/driver.js";
+export type { SecretDriver, SecretDriverOptions } from "./secret/driver.js";
+export * from "./secret/api.js";
+export { SecretUsageType, USAGE_ID_ELEMENT } from "./secret/def.js";
+export type { SecretDef, SecretUsageTypeName } from "./secret/def.js";
+export { parseSecretURI, defaultSecretURI, embedURI } from "./secret/uri.js";
+export type { SecretURI } from "./secret/uri.js";
+export { decodeBase64Strict, encodeBase64 } from "./secret/base64.js";
+export { importLibvirtDir, exportLibvirtDir, decryptAes256cbc } from "./secret/libvirt-dir.js";
+export type { ImportEntry, ImportOptions, ImportStatus, ExportEntry } from "./secret/libvirt-dir.js";
+export { defineFromDirectory } from "./secret/definitions-dir.js";
+export type { DefinitionEntry, DefinitionResult } from "./secret/definitions-dir.js";
+export { parseSecretXML, formatSecretXML } from "./xml/secret.js";
+export { validateSecretXML } from "./xml/validate.js";
+export { VirError, isVirError, ErrorCode, ErrorDomain } from "./errors.js";
+export type { ErrorCodeName, ErrorCodeNumber, ErrorDomainName } from "./errors.js";
+export { parseUUID, formatUUID, canonicalUUID, generateUUID } from "./uuid.js";
