@@ -207,7 +207,7 @@ class Reader {
     const end = this.s.indexOf("-->", body);
     if (end < 0) this.fail("Comment not terminated", this.s.length);
     const dd = this.s.indexOf("--", body);
-    if (dd < end) this.fail("Comment must not contain '--' (double-hyphen)", dd);
+    if (dd < end) this.fail(`Double hyphen within comment: ${this.s.slice(start, dd)}`, dd);
     this.checkChars(body, end, (cp) => `xmlParseComment: invalid xmlChar value ${cp}`);
     this.i = end + 3;
     return "";
@@ -328,8 +328,12 @@ class Reader {
       if (c === "<") {
         if (s[this.i + 1] === "/") {
           this.i += 2;
-          const name = this.name();
-          if (name === undefined) this.fail("xmlParseEndTag: '</' not found", this.i);
+          let name = this.name();
+          if (name === undefined) {
+            // libxml2 names an unreadable end tag "unparsable" when '>' follows.
+            if (s[this.i] !== ">") this.fail("expected '>'", this.i);
+            name = "unparsable";
+          }
           this.skipSpace();
           if (s[this.i] !== ">") {
             if (this.i >= s.length) this.fail(`Premature end of data in tag ${top.name} line ${top.line}`, s.length);
