@@ -1,0 +1,182 @@
+// `virsecret [-c URI] [-q|--quiet] <command> [options]`: virsh's front end for
+// the secret commands. Order as virsh: global options, command parse, connect,
+// run, then the end-of-command blank line on stdout unless -q.
+import { readFileSync } from "node:fs";
+import { openSecretDriver } from "../index.js";
+import type { SecretDriver } from "../index.js";
+import { defaultSecretURI } from "../secret/uri.js";
+import type { CliIO } from "./io.js";
+import { UsageError, formatCommandHelp, parseCommandArgs, parseGlobalArgs, splitCommandLine } from "./options.js";
+import type { ParsedOptions } from "./options.js";
+import { SECRET_COMMANDS, STORE_COMMANDS, errorText } from "./secret-commands.js";
+import type { Command, CommandContext } from "./secret-commands.js";
+
+interface Group {
+  readonly title: string;
+  readonly keyword: string;
+  readonly commands: readonly Command[];
+}
+
+const helpCommand: Command = {
+  name: "help",
+  summary: "print help",
+  description: "Prints global help, command specific help, or help for a\n    group of related commands",
+  options: [
+    {
+      name: "command",
+      kind: "string",
+      positional: true,
+      help: "Prints global help, command specific help, or help for a group of related commands",
+    },
+  ],
+  needsDriver: false,
+  async run(ctx, opts) {
+    const what = opts.string("command");
+    if (what === undefined) {
+      ctx.io.stdout(globalHelp());
+      return true;
+    }
+    const cmd = findCommand(what);
+    if (cmd) {
+      ctx.io.stdout(formatCommandHelp(cmd));
+      return true;
+    }
+    const group = GROUPS.find((g) => g.keyword === what);
+    if (group) {
+      ctx.io.stdout(groupHelp(group));
+      return true;
+    }
+    ctx.io.stderr(`error: command or command group '${what}' doesn't exist\n`);
+    return false;
+  },
+};
+
+const GROUPS: readonly Group[] = [
+  { title: "Secret", keyword: "secret", commands: SECRET_COMMANDS },
+  { title: "Secret store", keyword: "store", commands: STORE_COMMANDS },
+  { title: "virsecret itself", keyword: "virsecret", commands: [helpCommand] },
+];
+
+function findCommand(name: string): Command | undefined {
+  for (const g of GROUPS) {
+    const c = g.commands.find((x) => x.name === name);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+function groupHelp(g: Group): string {
+  return (
+    ` ${g.title} (help keyword '${g.keyword}'):\n` +
+    g.commands.map((c) => `    ${c.name.padEnd(31)}${c.summary}\n`).join("")
+  );
+}
+
+function globalHelp(): string {
+  return "Grouped commands:\n\n" + GROUPS.map(groupHelp).join("\n");
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function usage(): string {
+  return (
+    "\nvirsecret [options]... <command_string>\n" +
+    "virsecret [options]... <command> [args...]\n\n" +
+    "  options:\n" +
+    "    -c | --connect=URI      secret:///embed?root=DIR (default: $VIRSECRET_DEFAULT_URI,\n" +
+    "                            else /var/lib/virsecret as root, else $XDG_DATA_HOME/virsecret)\n" +
+    "    -h | --help             this help\n" +
+    "    -q | --quiet            quiet mode\n" +
+    "    -v | --version          program version\n\n" +
+    "  commands (non interactive mode):\n\n" +
+    globalHelp() +
+    "\n  (specify help <group> for details about the commands in the group)\n\n" +
+    "  (specify help <command> for details about the command)\n\n"
+  );
+}
+
+/**
+ * Run one virsecret invocation. `argv` excludes the program name. Returns the
+ * exit status; everything goes through `io`, so tests capture exact bytes.
+ */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const err = (text: string): number => {
+    io.stderr(`error: ${text}\n`);
+    return 1;
+  };
+  let global;
+  try {
+    global = parseGlobalArgs(argv);
+  } catch (e) {
+    return err(errorText(e));
+  }
+  if (global.help) {
+    io.stdout(usage());
+    return 0;
+  }
+  if (global.version) {
+    io.stdout(`${version()}\n`);
+    return 0;
+  }
+  let rest = global.rest;
+  // A single word with blanks in it is a whole command line, as virsh reads it.
+  if (rest.length === 1 && /[ \t\n]/.test(rest[0]!)) rest = splitCommandLine(rest[0]!);
+  if (rest.length === 0) {
+    return err("no command given (virsecret has no interactive shell); see 'virsecret help'");
+  }
+  const [name, ...args] = rest as [string, ...string[]];
+  const cmd = findCommand(name);
+  if (!cmd) return err(`unknown command: '${name}'`);
+  let opts: ParsedOptions;
+  try {
+    opts = parseCommandArgs(cmd, args);
+  } catch (e) {
+    if (e instanceof UsageError) return err(e.message);
+    throw e;
+  }
+
+  let drv: SecretDriver | undefined;
+  if (cmd.needsDriver) {
+    try {
+      drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env) });
+    } catch (e) {
+      io.stderr("error: failed to connect to the hypervisor\n");
+      return err(errorText(e));
+    }
+  }
+  let ok = false;
+  try {
+    const opened = drv;
+    const ctx: CommandContext = {
+      io,
+      quiet: global.quiet,
+      get drv(): SecretDriver {
+        if (!opened) throw new Error(`internal error: '${cmd.name}' ran without a connection`);
+        return opened;
+      },
+    };
+    ok = await cmd.run(ctx, opts);
+  } catch (e) {
+    // A failure no command anticipated: still one clean error line.
+    io.stderr(`error: ${errorText(e)}\n`);
+    ok = false;
+  } finally {
+    if (drv) {
+      try {
+        await drv.close();
+      } catch (e) {
+        io.stderr(`error: ${errorText(e)}\n`);
+        ok = false;
+      }
+    }
+  }
+  if (!global.quiet) io.stdout("\n");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,222 @@
+// virsh-compatible option parsing: the global options (-c/--connect, -q/--quiet)
+// and each command's options, with vsh's rules and its exact error texts.
+
+/**
+ * vsh option kinds. "data" is a required positional (VSH_OT_DATA, shown as
+ * `[--name] <string>`); "string" and "int" take a value; "bool" takes none.
+ */
+export type OptionKind = "bool" | "string" | "int" | "data";
+
+export interface OptionDef {
+  readonly name: string;
+  readonly kind: OptionKind;
+  /** a string option that may also be filled positionally (vsh: no VSH_OFLAG_REQ_OPT) */
+  readonly positional?: boolean;
+  readonly help: string;
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  /** one-line summary, as in `virsh help` */
+  readonly summary: string;
+  readonly description: string;
+  readonly options: readonly OptionDef[];
+}
+
+/** A usage error: printed as `error: <message>`, exit 1, no trailing blank line. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** What the parser saw: option name → value (true for a bool). */
+export class ParsedOptions {
+  private readonly values = new Map<string, string | true>();
+
+  set(name: string, value: string | true): void {
+    this.values.set(name, value);
+  }
+  /** vshCommandOptBool: the option was given at all (even with an empty value). */
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+  /** The raw string value, or undefined when absent (or a bool). */
+  string(name: string): string | undefined {
+    const v = this.values.get(name);
+    return typeof v === "string" ? v : undefined;
+  }
+}
+
+function isPositional(o: OptionDef): boolean {
+  return o.kind === "data" || (o.kind !== "bool" && o.positional === true);
+}
+
+function typeLabel(o: OptionDef): string {
+  return o.kind === "int" ? "number" : "string";
+}
+
+/** Parse one command's arguments exactly as vshCommandParse does. */
+export function parseCommandArgs(spec: CommandSpec, args: readonly string[]): ParsedOptions {
+  const out = new ParsedOptions();
+  let dataOnly = false;
+  for (let i = 0; i < args.length; i++) {
+    const tok = args[i]!;
+    if (dataOnly || !tok.startsWith("--")) {
+      // Positional data fills the first positional-capable option not yet seen.
+      const target = spec.options.find((o) => isPositional(o) && !out.has(o.name));
+      if (!target) throw new UsageError(`unexpected data '${tok}'`);
+      out.set(target.name, tok);
+      continue;
+    }
+    if (tok === "--") {
+      dataOnly = true;
+      continue;
+    }
+    const body = tok.slice(2);
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
+    const opt = spec.options.find((o) => o.name === name);
+    if (!opt) throw new UsageError(`command '${spec.name}' doesn't support option --${name}`);
+    if (out.has(opt.name)) throw new UsageError(`option --${opt.name} already seen`);
+    if (opt.kind === "bool") {
+      if (inline !== undefined) throw new UsageError(`invalid '=' after option --${opt.name}`);
+      out.set(opt.name, true);
+      continue;
+    }
+    if (inline !== undefined) {
+      out.set(opt.name, inline);
+      continue;
+    }
+    const next = args[i + 1];
+    if (next === undefined) throw new UsageError(`expected syntax: --${opt.name} <${typeLabel(opt)}>`);
+    out.set(opt.name, next);
+    i++;
+  }
+  for (const o of spec.options) {
+    if (o.kind === "data" && !out.has(o.name)) {
+      throw new UsageError(`command '${spec.name}' requires <${o.name}> option`);
+    }
+  }
+  return out;
+}
+
+export interface GlobalOptions {
+  uri?: string;
+  quiet: boolean;
+  /** print the version and stop */
+  version: boolean;
+  /** print the global help and stop */
+  help: boolean;
+  /** command name and its arguments; empty when no command was given */
+  rest: string[];
+}
+
+/**
+ * Parse virsh's global options (getopt_long with "+": option parsing stops at
+ * the first non-option, which is the command).
+ */
+export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
+  const g: GlobalOptions = { quiet: false, version: false, help: false, rest: [] };
+  const needUri = (): never => {
+    throw new UsageError("option '-c'/'--connect' requires an argument");
+  };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      i++;
+      break;
+    }
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      if (name === "connect") {
+        if (eq >= 0) g.uri = a.slice(eq + 1);
+        else if (i + 1 < argv.length) g.uri = argv[++i]!;
+        else needUri();
+      } else if (name === "quiet" && eq < 0) g.quiet = true;
+      else if (name === "version" && eq < 0) g.version = true;
+      else if (name === "help" && eq < 0) g.help = true;
+      else throw new UsageError(`unsupported option '${eq >= 0 ? a.slice(0, eq) : a}'. See --help.`);
+      continue;
+    }
+    if (a.startsWith("-") && a.length > 1) {
+      // Clustered short options, as getopt: -qc URI, -cURI.
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j]!;
+        if (c === "q") g.quiet = true;
+        else if (c === "h") g.help = true;
+        else if (c === "v" || c === "V") g.version = true;
+        else if (c === "c") {
+          if (j + 1 < a.length) g.uri = a.slice(j + 1);
+          else if (i + 1 < argv.length) g.uri = argv[++i]!;
+          else needUri();
+          break;
+        } else throw new UsageError(`unsupported option '-${c}'. See --help.`);
+      }
+      continue;
+    }
+    break;
+  }
+  g.rest = argv.slice(i);
+  return g;
+}
+
+/**
+ * vsh's whole-line form: a single argument after the global options is a
+ * command line of its own (`virsh 'secret-list --private'`). Splits on blanks,
+ * honouring single and double quotes and backslash escapes.
+ */
+export function splitCommandLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let inTok = false;
+  let quote: "'" | '"' | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === "\\" && quote === '"' && i + 1 < line.length) cur += line[++i]!;
+      else cur += c;
+      continue;
+    }
+    if (c === " " || c === "\t" || c === "\n") {
+      if (inTok) out.push(cur);
+      cur = "";
+      inTok = false;
+      continue;
+    }
+    inTok = true;
+    if (c === "'" || c === '"') quote = c;
+    else if (c === "\\" && i + 1 < line.length) cur += line[++i]!;
+    else cur += c;
+  }
+  if (inTok) out.push(cur);
+  return out;
+}
+
+/** The `virsh help <command>` text for one command, byte for byte. */
+export function formatCommandHelp(spec: CommandSpec): string {
+  const syn = spec.options
+    .map((o) => {
+      if (o.kind === "data") return `<${o.name}>`;
+      if (o.kind === "bool") return `[--${o.name}]`;
+      return `[--${o.name} <${typeLabel(o)}>]`;
+    })
+    .join(" ");
+  let s = `  NAME\n    ${spec.name} - ${spec.summary}\n\n  SYNOPSIS\n    ${spec.name}${syn ? " " + syn : ""}\n\n`;
+  s += `  DESCRIPTION\n    ${spec.description}\n\n`;
+  if (spec.options.length > 0) {
+    s += "  OPTIONS\n";
+    for (const o of spec.options) {
+      const left =
+        o.kind === "data" ? `[--${o.name}] <string>` : o.kind === "bool" ? `--${o.name}` : `--${o.name} <${typeLabel(o)}>`;
+      s += `    ${left.padEnd(15)}  ${o.help}\n`;
+    }
+    s += "\n";
+  }
+  return s;
+}
