@@ -9,6 +9,9 @@ import { VirError } from "../errors.js";
 export const RECORD_VERSION = 1;
 const SPACE_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 const MAX_KEY_LENGTH = 4096;
+// A lone surrogate becomes U+FFFD in UTF-8, so two different keys would share
+// one LevelDB record (and one AAD): refuse them.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export interface RawRecord {
   data: unknown;
@@ -22,8 +25,11 @@ export function checkSpace(space: unknown): asserts space is string {
 }
 
 export function checkKey(space: string, key: unknown): asserts key is string {
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw new VirError("INVALID_ARG", `invalid store key in space '${space}': expected a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH || LONE_SURROGATE.test(key)) {
+    throw new VirError(
+      "INVALID_ARG",
+      `invalid store key in space '${space}': expected a non-empty, well-formed string of at most ${MAX_KEY_LENGTH} characters`,
+    );
   }
 }
 
@@ -42,12 +48,15 @@ export function splitRawKey(raw: string): { space: string; key: string } | undef
 
 /** Range bounds of a space, with optional caller bounds on the key inside it. */
 export function spaceRange(space: string, opts: { gt?: string; gte?: string; lt?: string }): { gt?: string; gte?: string; lt: string } {
-  const range: { gt?: string; gte?: string; lt: string } = { lt: `${space}0` };
-  if (opts.gt !== undefined) range.gt = rawKey(space, opts.gt);
-  else range.gte = rawKey(space, opts.gte ?? "");
   if (opts.gt !== undefined && opts.gte !== undefined) {
     throw new VirError("INVALID_ARG", "store list: give at most one of 'gt' and 'gte'");
   }
+  for (const b of [opts.gt, opts.gte, opts.lt]) {
+    if (b !== undefined && typeof b !== "string") throw new VirError("INVALID_ARG", "store list: bounds must be strings");
+  }
+  const range: { gt?: string; gte?: string; lt: string } = { lt: `${space}0` };
+  if (opts.gt !== undefined) range.gt = rawKey(space, opts.gt);
+  else range.gte = rawKey(space, opts.gte ?? "");
   if (opts.lt !== undefined) range.lt = rawKey(space, opts.lt);
   return range;
 }

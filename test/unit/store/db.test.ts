@@ -191,6 +191,7 @@ describe("store/db SecretStore", () => {
     const s = await SecretStore.open({ root, masterKey: { key: KEY } });
     await expectVirError(() => s.get("Bad Space", "k"), "INVALID_ARG", /invalid store space name 'Bad Space'/);
     await expectVirError(() => s.get("secrets", ""), "INVALID_ARG", /invalid store key in space 'secrets'/);
+    await expectVirError(() => s.get("secrets", "a\uD800"), "INVALID_ARG", /well-formed/);
     await expectVirError(() => s.batch([{ type: "put", space: "meta", key: "master-key-check", data: 1 }]), "INVALID_ARG", /reserved/);
     await expectVirError(
       () => s.batch([{ type: "put", space: "secrets", key: "k", data: 1, secret: "text" as unknown as Uint8Array }]),
