@@ -110,6 +110,16 @@ describe("store/db SecretStore", () => {
     writeFileSync(path.join(ctlRoot, "leak-b64"), `x${Buffer.from(MARKER).toString("base64")}y`);
     writeFileSync(path.join(ctlRoot, "leak-hex"), Buffer.from(MARKER).toString("hex"));
     expect(scanForMarker(ctlRoot, MARKER).length).to.be.greaterThan(1);
+    // Control: the scan sees through LevelDB's own files (log, then compressed tables
+    // after a reopen), shown with the marker stored as plain, unsealed data.
+    const plainRoot = freshRoot();
+    let p = await SecretStore.open({ root: plainRoot, masterKey: { key: KEY } });
+    await p.batch([{ type: "put", space: "meta", key: "plain", data: new TextDecoder().decode(MARKER) }]);
+    expect(scanForMarker(plainRoot, MARKER).some((h) => h.includes(".log"))).to.equal(true);
+    await p.close();
+    p = await SecretStore.open({ root: plainRoot, masterKey: { key: KEY } });
+    await p.close();
+    expect(scanForMarker(plainRoot, MARKER).some((h) => h.includes(".ldb"))).to.equal(true);
 
     const s = await SecretStore.open({ root });
     await s.batch([
@@ -123,6 +133,7 @@ describe("store/db SecretStore", () => {
     const again = await SecretStore.open({ root });
     expect(Buffer.from((await again.get("secrets", "11111111-2222-3333-4444-555555555555"))!.secret!).equals(Buffer.from(MARKER))).to.equal(true);
     await again.close();
+    expect(scanForMarker(root, MARKER)).to.deep.equal([]); // now in compressed tables too
   });
 
   it("detects a flipped ciphertext byte with a typed error that carries no value", async () => {
