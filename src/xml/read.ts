@@ -148,10 +148,18 @@ class Reader {
     throw new VirError("XML_DETAIL", `${this.docName}:${line}: ${message}\n${context}\n${caret}`, this.domain);
   }
 
+  // Start tags come in document order, so count lines forward from the last
+  // position asked about instead of from the start (keeps reading linear).
+  private linePos = 0;
+  private lineNo = 1;
+
   private lineAt(pos: number): number {
-    let line = 1;
-    for (let k = 0; k < pos; k++) if (this.s.charCodeAt(k) === 10) line++;
-    return line;
+    if (pos < this.linePos) {
+      this.linePos = 0;
+      this.lineNo = 1;
+    }
+    for (; this.linePos < pos; this.linePos++) if (this.s.charCodeAt(this.linePos) === 10) this.lineNo++;
+    return this.lineNo;
   }
 
   private skipSpace(): boolean {
