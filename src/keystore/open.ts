@@ -9,6 +9,7 @@ import { parseKeystoreXML } from "../xml/keystore.js";
 import { openBarbicanKeystore } from "./barbican.js";
 import type { KeystoreConfig } from "./config.js";
 import type { KeyManager } from "./key-manager.js";
+import { openKmipKeystore } from "./kmip/backend.js";
 import { LocalKeyManager, openLocalKeystore } from "./local.js";
 
 export interface OpenKeystoreOptions {
@@ -44,10 +45,11 @@ export async function openKeystore(config: KeystoreConfig, opts: OpenKeystoreOpt
         ...(config.masterKeyFile !== undefined ? { masterKey: { file: config.masterKeyFile } } : {}),
       });
     }
+    case "kmip":
+      return openKmipKeystore(config);
     case "barbican":
       return openBarbicanKeystore(config);
     default:
-      // 'kmip' lands here until its backend is wired in
       throw new VirError("CONFIG_UNSUPPORTED", `keystore type '${String(type).slice(0, 64)}' is not available`, "KEYSTORE");
   }
 }

@@ -10,6 +10,7 @@ import { expect } from "chai";
 import { ParseOption, RelaxNGValidator, XmlDocument } from "libxml2-wasm";
 import { ErrorCode, ErrorDomain, VirError } from "../../../src/errors.js";
 import type { KeystoreConfig } from "../../../src/keystore/config.js";
+import { KeyManagerError } from "../../../src/keystore/key-manager.js";
 import { LocalKeyManager } from "../../../src/keystore/local.js";
 import { loadKeystoreConfig, openKeystore } from "../../../src/keystore/open.js";
 import { SecretStore } from "../../../src/store/db.js";
@@ -308,12 +309,24 @@ describe("openKeystore", function () {
     await km.close();
   });
 
-  it("answers an unavailable or unknown type with CONFIG_UNSUPPORTED", async function () {
-    for (const type of ["vault"]) {
+  it("opens a KMIP keystore from its config, reading its TLS files (no connection at open)", async function () {
+    for (const f of ["ca.pem", "c.pem", "c.key"]) await writeFile(join(dir, f), "-----BEGIN X-----\n-----END X-----\n");
+    const xml = `<keystore type='kmip'><host>127.0.0.1</host><port>9</port><tls><ca>${dir}/ca.pem</ca><cert>${dir}/c.pem</cert><key>${dir}/c.key</key></tls></keystore>`;
+    const km = await openKeystore(parseKeystoreXML(xml));
+    expect(km.type).to.equal("kmip");
+    await km.close();
+    // a TLS file that is not there is reported at open, by path
+    const e = await rejection(openKeystore(parseKeystoreXML(xml.replace("c.key", "gone.key"))));
+    expect(e).to.be.instanceOf(KeyManagerError);
+    expect((e as Error).message).to.include(`${dir}/gone.key`);
+  });
+
+  it("answers an unknown type with CONFIG_UNSUPPORTED", async function () {
+    for (const type of ["vault", "x".repeat(500)]) {
       const e = await rejection(openKeystore({ type } as unknown as KeystoreConfig));
       expect(e).to.be.instanceOf(VirError);
       expect((e as VirError).codeName).to.equal("CONFIG_UNSUPPORTED");
-      expect((e as VirError).message).to.equal(`unsupported configuration: keystore type '${type}' is not available`);
+      expect((e as VirError).message).to.equal(`unsupported configuration: keystore type '${type.slice(0, 64)}' is not available`);
     }
   });
 
