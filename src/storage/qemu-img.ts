@@ -286,6 +286,13 @@ function runOnce(argv: readonly string[], opts: RunQemuImgOptions): Promise<Atte
         reject(new VirError("SYSTEM_ERROR", `cannot execute ${argv[0]}: ${e.code ?? e.message}`, "STORAGE", { cause: e }));
       }
     });
+    child.on("exit", () => {
+      // a killed child's own children could hold the pipes open; stop reading them
+      if (stopped) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+    });
     child.on("close", (code, signal) => {
       cleanup();
       resolve({ code, signal, stdout, stderr, stopped });
