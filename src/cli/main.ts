@@ -102,11 +102,19 @@ function usage(): string {
   );
 }
 
+export interface MainOptions {
+  /**
+   * An already open driver to run the command on (embedding, and tests that
+   * watch `secret-event`); -c is then ignored and the driver is left open.
+   */
+  readonly driver?: SecretDriver;
+}
+
 /**
  * Run one virsecret invocation. `argv` excludes the program name. Returns the
  * exit status; everything goes through `io`, so tests capture exact bytes.
  */
-export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+export async function main(argv: readonly string[], io: CliIO, opts: MainOptions = {}): Promise<number> {
   const err = (text: string): number => {
     io.stderr(`error: ${text}\n`);
     return 1;
@@ -134,16 +142,17 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   const [name, ...args] = rest as [string, ...string[]];
   const cmd = findCommand(name);
   if (!cmd) return err(`unknown command: '${name}'`);
-  let opts: ParsedOptions;
+  let parsed: ParsedOptions;
   try {
-    opts = parseCommandArgs(cmd, args);
+    parsed = parseCommandArgs(cmd, args);
   } catch (e) {
     if (e instanceof UsageError) return err(e.message);
     throw e;
   }
 
-  let drv: SecretDriver | undefined;
-  if (cmd.needsDriver) {
+  let drv: SecretDriver | undefined = opts.driver;
+  const ownDriver = drv === undefined;
+  if (cmd.needsDriver && drv === undefined) {
     try {
       drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env) });
     } catch (e) {
@@ -162,13 +171,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         return opened;
       },
     };
-    ok = await cmd.run(ctx, opts);
+    ok = await cmd.run(ctx, parsed);
   } catch (e) {
     // A failure no command anticipated: still one clean error line.
     io.stderr(`error: ${errorText(e)}\n`);
     ok = false;
   } finally {
-    if (drv) {
+    if (drv && ownDriver) {
       try {
         await drv.close();
       } catch (e) {
