@@ -4,7 +4,9 @@
 //   - a faithful pass-through wrapper: nothing fails (the harness is sound);
 //   - a wrapper that LEAKS foreign keys (falls back to the key's creator);
 //   - a wrapper that refuses foreign keys with a different error (Barbican's
-//     403 passed through), which tells B that A's id exists.
+//     403 passed through), which tells B that A's id exists;
+//   - a wrapper that lists only the first page (castellan's Barbican list);
+//   - a wrapper that serves a missing context as an anonymous owner.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +27,7 @@ import {
 import { LocalKeyManager } from "../../../src/keystore/local.js";
 import { SecretStore } from "../../../src/store/db.js";
 
-type Mode = "faithful" | "leaks-foreign-keys" | "forbids-foreign-keys";
+type Mode = "faithful" | "leaks-foreign-keys" | "forbids-foreign-keys" | "lists-one-page" | "trusts-no-context";
 
 /** Wraps a real backend; `mode` decides how it treats another owner's key. */
 class WrappedKeyManager implements KeyManager {
@@ -42,31 +44,40 @@ class WrappedKeyManager implements KeyManager {
   get supports() {
     return this.#inner.supports;
   }
-  async createKey(ctx: Context | null | undefined, opts?: CreateKeyOptions): Promise<string> {
+  #ctx(ctx: Context | null | undefined): Context | null | undefined {
+    return this.#mode === "trusts-no-context" && !ctx ? { user: "anonymous" } : ctx;
+  }
+  async createKey(c: Context | null | undefined, opts?: CreateKeyOptions): Promise<string> {
+    const ctx = this.#ctx(c);
     const id = await this.#inner.createKey(ctx, opts);
     if (ctx) this.#creator.set(id, ctx);
     return id;
   }
-  async storeKey(ctx: Context | null | undefined, obj: NewManagedObject, opts?: { expiration?: number }): Promise<string> {
+  async storeKey(c: Context | null | undefined, obj: NewManagedObject, opts?: { expiration?: number }): Promise<string> {
+    const ctx = this.#ctx(c);
     const id = await this.#inner.storeKey(ctx, obj, opts);
     if (ctx) this.#creator.set(id, ctx);
     return id;
   }
-  getKey(ctx: Context | null | undefined, id: string, opts?: { metadataOnly?: boolean }): Promise<ManagedObject> {
+  getKey(c: Context | null | undefined, id: string, opts?: { metadataOnly?: boolean }): Promise<ManagedObject> {
+    const ctx = this.#ctx(c);
     return this.#foreign(() => this.#inner.getKey(ctx, id, opts), (c) => this.#inner.getKey(c, id, opts), id);
   }
-  deleteKey(ctx: Context | null | undefined, id: string): Promise<void> {
+  deleteKey(c: Context | null | undefined, id: string): Promise<void> {
+    const ctx = this.#ctx(c);
     return this.#foreign(() => this.#inner.deleteKey(ctx, id), (c) => this.#inner.deleteKey(c, id), id);
   }
-  copyKey(ctx: Context | null | undefined, id: string): Promise<string> {
+  copyKey(c: Context | null | undefined, id: string): Promise<string> {
+    const ctx = this.#ctx(c);
     // the leak: the copy is made as the key's creator, for the caller to use
     return this.#foreign(() => this.#inner.copyKey(ctx, id), async (c) => {
       const obj = await this.#inner.getKey(c, id);
       return this.#inner.storeKey(ctx, { kind: obj.kind, algorithm: obj.algorithm, name: obj.name, value: obj.value! } as NewManagedObject);
     }, id);
   }
-  listKeys(ctx: Context | null | undefined, filter?: ListKeysFilter): Promise<ManagedObject[]> {
-    return this.#inner.listKeys(ctx, filter);
+  async listKeys(c: Context | null | undefined, filter?: ListKeysFilter): Promise<ManagedObject[]> {
+    const all = await this.#inner.listKeys(this.#ctx(c), filter);
+    return this.#mode === "lists-one-page" ? all.slice(0, 10) : all;
   }
   close(): Promise<void> {
     return this.#inner.close();
@@ -77,7 +88,7 @@ class WrappedKeyManager implements KeyManager {
       return await own();
     } catch (e) {
       const creator = this.#creator.get(id);
-      if (this.#mode === "faithful" || !(e instanceof KeyNotFound) || !creator) throw e;
+      if ((this.#mode !== "leaks-foreign-keys" && this.#mode !== "forbids-foreign-keys") || !(e instanceof KeyNotFound) || !creator) throw e;
       if (this.#mode === "forbids-foreign-keys") throw new KeyManagerError("Forbidden: the secret belongs to another project");
       return asCreator(creator);
     }
@@ -155,5 +166,20 @@ describe("keystore conformance suite (self-test)", function () {
     expect(r.failed).to.include("look exactly like absent keys to get, delete and copy");
     expect(r.failed).to.include("work both ways: A cannot reach B's key either");
     expect(r.failed.length).to.be.greaterThan(0);
+  });
+
+  it("fails a backend whose listing stops after the first page", async function () {
+    const r = await runConformance("lists-one-page");
+    expect(r.failed).to.include("returns all 40 keys (backends page internally), filters included");
+    expect(r.passed).to.include("look exactly like absent keys to get, delete and copy");
+  });
+
+  it("fails a backend that serves a missing context", async function () {
+    const r = await runConformance("trusts-no-context");
+    expect(r.failed).to.include.members([
+      "refuses a null context with NotAuthorized on every method",
+      "refuses a undefined context with NotAuthorized on every method",
+      "deleteKeyIdempotent deletes a present key and swallows only KeyNotFound",
+    ]);
   });
 });
