@@ -16,9 +16,14 @@ import { VirError, type ErrorDomainName } from "../errors.js";
 
 /** One element of a read document. */
 export interface XmlElement {
-  /** the tag name as written (prefixes kept; no namespace processing) */
+  /**
+   * The local name when the element is in a namespace; as libxml2 does, a
+   * prefix that no xmlns declaration binds is kept ("x:secret").
+   */
   readonly name: string;
-  /** attributes, decoded and whitespace-normalised as XML requires */
+  /** namespace URI, undefined for no namespace (libvirt's XPath only matches those) */
+  readonly ns: string | undefined;
+  /** attributes (xmlns declarations excluded), decoded and whitespace-normalised */
   readonly attrs: ReadonlyMap<string, string>;
   /** child elements in document order */
   readonly children: readonly XmlElement[];
@@ -65,8 +70,11 @@ function isXmlChar(cp: number): boolean {
 }
 
 interface OpenElement {
+  /** qualified name as written, for end-tag matching */
   name: string;
   attrs: Map<string, string>;
+  /** in-scope namespace bindings: prefix ("" for the default) to URI */
+  scope: ReadonlyMap<string, string>;
   children: XmlElement[];
   parts: string[];
   line: number;
@@ -84,15 +92,18 @@ export function readXML(xml: string, opts: ReadXMLOptions = {}): XmlElement {
   return root;
 }
 
-/** The first child element called `name` (libvirt's "./name[1]"). */
+/** The first no-namespace child element called `name` (libvirt's "./name[1]"). */
 export function firstChild(el: XmlElement, name: string): XmlElement | undefined {
-  return el.children.find((c) => c.name === name);
+  return el.children.find((c) => c.ns === undefined && c.name === name);
 }
 
-/** All child elements called `name`, in document order. */
+/** All no-namespace child elements called `name`, in document order ("./name"). */
 export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
-  return el.children.filter((c) => c.name === name);
+  return el.children.filter((c) => c.ns === undefined && c.name === name);
 }
+
+const XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace";
+const ROOT_SCOPE: ReadonlyMap<string, string> = new Map([["xml", XML_NAMESPACE]]);
 
 class Reader {
   private readonly s: string;
@@ -288,7 +299,7 @@ class Reader {
   }
 
   /** A start tag at this.i ('<'); returns the open element, or the closed one if empty. */
-  private startTag(): { el: OpenElement; empty: boolean } {
+  private startTag(parentScope: ReadonlyMap<string, string>): { el: OpenElement; empty: boolean } {
     const s = this.s;
     const lt = this.i;
     this.i++;
@@ -297,13 +308,11 @@ class Reader {
     const attrs = new Map<string, string>();
     for (;;) {
       const spaced = this.skipSpace();
-      if (s[this.i] === ">") {
-        this.i++;
-        return { el: { name, attrs, children: [], parts: [], line: this.lineAt(lt) }, empty: false };
-      }
-      if (s.startsWith("/>", this.i)) {
-        this.i += 2;
-        return { el: { name, attrs, children: [], parts: [], line: this.lineAt(lt) }, empty: true };
+      const closing = s[this.i] === ">" ? 1 : s.startsWith("/>", this.i) ? 2 : 0;
+      if (closing > 0) {
+        this.i += closing;
+        const scope = withDeclarations(parentScope, attrs);
+        return { el: { name, attrs, scope, children: [], parts: [], line: this.lineAt(lt) }, empty: closing === 2 };
       }
       if (this.i >= s.length) this.fail(`Couldn't find end of Start Tag ${name} line ${this.lineAt(lt)}`, this.i);
       if (!spaced) this.fail("attributes construct error", this.i);
@@ -320,13 +329,18 @@ class Reader {
   }
 
   private close(open: OpenElement): XmlElement {
-    return { name: open.name, attrs: open.attrs, children: open.children, text: open.parts.join(""), line: open.line };
+    const colon = open.name.indexOf(":");
+    const prefix = colon > 0 ? open.name.slice(0, colon) : "";
+    const ns = open.scope.get(prefix);
+    const name = ns !== undefined && colon > 0 ? open.name.slice(colon + 1) : open.name;
+    for (const key of [...open.attrs.keys()]) if (key === "xmlns" || key.startsWith("xmlns:")) open.attrs.delete(key);
+    return { name, ns, attrs: open.attrs, children: open.children, text: open.parts.join(""), line: open.line };
   }
 
   /** The root element and everything inside it, without recursion. */
   private element(): XmlElement {
     const s = this.s;
-    const first = this.startTag();
+    const first = this.startTag(ROOT_SCOPE);
     if (first.empty) return this.close(first.el);
     const stack: OpenElement[] = [first.el];
     for (;;) {
@@ -374,7 +388,7 @@ class Reader {
           if (stack.length >= MAX_DEPTH) {
             this.fail(`Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`, this.i);
           }
-          const child = this.startTag();
+          const child = this.startTag(top.scope);
           if (child.empty) {
             const done = this.close(child.el);
             top.children.push(done);
@@ -396,4 +410,18 @@ class Reader {
       }
     }
   }
+}
+
+/** Namespace bindings in force inside an element with these attributes. */
+function withDeclarations(parent: ReadonlyMap<string, string>, attrs: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  let scope: Map<string, string> | undefined;
+  for (const [key, uri] of attrs) {
+    const prefix = key === "xmlns" ? "" : key.startsWith("xmlns:") ? key.slice(6) : undefined;
+    if (prefix === undefined) continue;
+    scope ??= new Map(parent);
+    // An empty URI undeclares (only meaningful for the default namespace).
+    if (uri === "") scope.delete(prefix);
+    else scope.set(prefix, uri);
+  }
+  return scope ?? parent;
 }

@@ -4,7 +4,7 @@
 import { VirError } from "../errors.js";
 import { SecretUsageType, USAGE_ID_ELEMENT, type SecretDef, type SecretUsageTypeName } from "../secret/def.js";
 import { canonicalUUID, formatUUID, generateUUID, parseUUID } from "../uuid.js";
-import { DEFAULT_DOC_NAME, firstChild, readXML, type XmlElement } from "./read.js";
+import { DEFAULT_DOC_NAME, childrenNamed, firstChild, readXML, type XmlElement } from "./read.js";
 import { formatXML, type XmlOut } from "./write.js";
 
 export interface ParseSecretXMLOptions {
@@ -72,7 +72,7 @@ export function parseSecretXML(xml: string, opts: ParseSecretXMLOptions = {}): S
   // Keys that are absent stay absent (no `description: undefined`).
   const base = { uuid, ephemeral, isPrivate, ...(description === undefined ? {} : { description }) };
 
-  const usages = root.children.filter((c) => c.name === "usage");
+  const usages = childrenNamed(root, "usage");
   if (usages.length === 0) return { ...base, usageType: "none" };
 
   // "string(./usage/@type)": the first type attribute in document order, even

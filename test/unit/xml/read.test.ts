@@ -160,6 +160,20 @@ describe("xml/read", () => {
       expect(firstChild(root, "d")!.text).to.equal("xyz");
       expect(firstChild(root, "nope")).to.equal(undefined);
     });
+    it("resolves namespace prefixes and keeps xmlns declarations out of the attributes", () => {
+      const root = readXML("<p:r xmlns:p='urn:p' xmlns='urn:d' a='1' p:b='2'><c/><q:c/><e xmlns=''/><p:f xmlns:p='urn:other'/></p:r>");
+      expect([root.name, root.ns]).to.deep.equal(["r", "urn:p"]);
+      expect([...root.attrs]).to.deep.equal([["a", "1"], ["p:b", "2"]]);
+      expect(root.children.map((c) => [c.name, c.ns])).to.deep.equal([
+        ["c", "urn:d"],
+        ["q:c", undefined],
+        ["e", undefined],
+        ["f", "urn:other"],
+      ]);
+      expect(firstChild(root, "c")).to.equal(undefined);
+      expect(firstChild(root, "e")!.name).to.equal("e");
+      expect(readXML("<r xml:lang='en'><xml:x/></r>").children[0]!.ns).to.equal("http://www.w3.org/XML/1998/namespace");
+    });
     it("decodes only the five predefined entities and character references", () => {
       const root = readXML("<r>&amp;&lt;&gt;&quot;&apos;&#65;&#x42;&#x1F600;</r>");
       expect(root.text).to.equal("&<>\"'AB\u{1F600}");

@@ -218,6 +218,24 @@ describe("xml/secret", () => {
       expect([def2.usageType, def2.usageId]).to.deep.equal(["ceph", "b"]);
       expectError("<secret><usage type=''/><usage type='ceph'><name>b</name></usage></secret>", "XML_ERROR", "XML error: unknown secret usage type");
     });
+    it("handles namespaces as libvirt's libxml2 and XPath do (verified against 9.0)", () => {
+      // A bound prefix on the root is fine: libvirt compares the local name.
+      expect(parseSecretXML("<x:secret xmlns:x='urn:x'><uuid>11111111-1111-1111-1111-111111111112</uuid></x:secret>").uuid).to.equal(
+        "11111111-1111-1111-1111-111111111112",
+      );
+      // An unbound prefix stays part of the name.
+      expectError("<x:secret/>", "XML_ERROR", "XML error: expecting root element of 'secret', not 'x:secret'");
+      // Elements in a namespace are invisible to "./uuid", so a UUID is generated.
+      for (const xml of [
+        "<secret xmlns='urn:x'><uuid>11111111-1111-1111-1111-111111111113</uuid></secret>",
+        "<secret><x:uuid>11111111-1111-1111-1111-111111111114</x:uuid></secret>",
+        "<secret xmlns:x='urn:x'><x:usage type='ceph'><name>a</name></x:usage></secret>",
+      ]) {
+        const def = parseSecretXML(xml);
+        expect(def.uuid).to.match(CANONICAL);
+        expect(def.usageType).to.equal("none");
+      }
+    });
     it("ignores the 2009 <secret><volume> form (spec §1.4): no usage", () => {
       const def = parseSecretXML("<secret><uuid>00000000-0000-0000-0000-000000000001</uuid><volume>/x</volume></secret>");
       expect(def.usageType).to.equal("none");
