@@ -36,6 +36,8 @@ export interface StoredRecord<T> {
   data: T;
   /** Plaintext after unsealing; a fresh buffer the caller owns (and should zero when done). */
   secret?: Uint8Array;
+  /** Set (true) only by list({ secrets: false }) when the record has a sealed secret left unopened. */
+  sealed?: boolean;
 }
 
 export type StoreOp =
@@ -52,6 +54,12 @@ export interface ListOptions {
   gte?: string;
   lt?: string;
   limit?: number;
+  /**
+   * false: do not unseal; records come back without `secret` and with
+   * `sealed: true` where one exists. Unsealing is most of a listing's cost,
+   * so index rebuilds at startup should pass false. Default true.
+   */
+  secrets?: boolean;
 }
 
 // A sealed known constant: opening it proves the master key is the store's.
@@ -240,7 +248,7 @@ export class SecretStore {
   }
 
   /** Apply all ops as ONE atomic LevelDB batch, synced to disk before this resolves. */
-  batch(ops: StoreOp[]): Promise<void> {
+  async batch(ops: StoreOp[]): Promise<void> {
     this.checkOpen();
     if (!Array.isArray(ops)) throw new VirError("INVALID_ARG", "store batch: expected an array of operations");
     for (const op of ops) {
@@ -256,7 +264,7 @@ export class SecretStore {
         throw new VirError("INVALID_ARG", `store record '${rawKey(op.space, op.key)}': secret must be a Uint8Array`);
       }
     }
-    if (ops.length === 0) return Promise.resolve();
+    if (ops.length === 0) return;
     return this.exclusive(async () => {
       const ring = this.ring;
       const raw = ops.map((op) => {
@@ -308,10 +316,16 @@ export class SecretStore {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0) && limit !== Infinity) {
       throw new VirError("INVALID_ARG", `store list: limit must be a non-negative integer, got ${String(limit)}`);
     }
-    return this.iterate<T>(space, range, limit === undefined || limit === Infinity ? -1 : limit);
+    const unsealValues = opts.secrets !== false;
+    return this.iterate<T>(space, range, limit === undefined || limit === Infinity ? -1 : limit, unsealValues);
   }
 
-  private async *iterate<T>(space: string, range: { gt?: string; gte?: string; lt: string }, limit: number): AsyncGenerator<[string, StoredRecord<T>]> {
+  private async *iterate<T>(
+    space: string,
+    range: { gt?: string; gte?: string; lt: string },
+    limit: number,
+    unsealValues: boolean,
+  ): AsyncGenerator<[string, StoredRecord<T>]> {
     this.checkOpen();
     if (limit === 0) return;
     const prefix = space.length + 1;
@@ -332,7 +346,10 @@ export class SecretStore {
         const [where, text] = entry;
         const rec = decodeRecord(where, text);
         const out: StoredRecord<T> = { data: rec.data as T };
-        if (rec.sealed !== undefined) out.secret = ring.unseal(where, rec.sealed);
+        if (rec.sealed !== undefined) {
+          if (unsealValues) out.secret = ring.unseal(where, rec.sealed);
+          else out.sealed = true;
+        }
         yield [where.slice(prefix), out];
       }
     } finally {
@@ -347,7 +364,7 @@ export class SecretStore {
    * generated; that needs a key file to keep it in. A key from a file is then
    * replaced in that file (0600, atomic).
    */
-  rekey(newKey?: Uint8Array): Promise<void> {
+  async rekey(newKey?: Uint8Array): Promise<void> {
     this.checkOpen();
     if (newKey !== undefined && (!(newKey instanceof Uint8Array) || newKey.length !== MASTER_KEY_LENGTH)) {
       const len = newKey instanceof Uint8Array ? newKey.length : 0;

@@ -70,6 +70,12 @@ describe("store/db SecretStore", () => {
     expect((await collect(s.list("secrets", { gte: "b", lt: "c" }))).map(([k]) => k)).to.deep.equal(["b"]);
     expect((await collect(s.list("secrets", { limit: 2 }))).map(([k]) => k)).to.deep.equal(["a", "b"]);
     expect((await collect(s.list("usage"))).map(([k]) => k)).to.deep.equal(["volume/x"]);
+    // Listing without unsealing: data only, and a flag where a sealed secret exists.
+    expect(await collect(s.list("secrets", { secrets: false }))).to.deep.equal([
+      ["a", { data: { n: 1 } }],
+      ["b", { data: { n: 2 }, sealed: true }],
+      ["c", { data: { n: 3 }, sealed: true }],
+    ]);
     // "meta" holds the store's key-check record, which is not the caller's to touch.
     expect(await collect(s.list("bindings"))).to.deep.equal([]);
 
@@ -221,6 +227,10 @@ describe("store/db SecretStore", () => {
     await s.close();
     await expectVirError(() => s.get("secrets", "k"), "OPERATION_INVALID", /secret store '.*' is closed/);
     await expectVirError(() => s.batch([]), "OPERATION_INVALID", /is closed/);
+    // Promise-returning methods reject rather than throw.
+    const pending = s.batch([]);
+    expect(pending).to.be.instanceOf(Promise);
+    await pending.catch(() => undefined);
     await s.close(); // idempotent
   });
 
