@@ -40,6 +40,12 @@ export interface ReadXMLOptions {
   readonly rootName?: string;
   /** error domain for XML_DETAIL errors (libvirt passes the caller's domain) */
   readonly domain?: ErrorDomainName;
+  /**
+   * Quote the faulty line in errors, as libvirt does (default true). Pass
+   * false for documents that may hold credentials (keystore settings): the
+   * context line then reads "(not shown)" and the caret is omitted.
+   */
+  readonly quoteInput?: boolean;
 }
 
 export const DEFAULT_DOC_NAME = "(definition_of_secret)";
@@ -85,7 +91,7 @@ interface OpenElement {
  * malformed or refused input and XML_ERROR for a wrong root element.
  */
 export function readXML(xml: string, opts: ReadXMLOptions = {}): XmlElement {
-  const root = new Reader(xml, opts.docName ?? DEFAULT_DOC_NAME, opts.domain ?? "SECRET").document();
+  const root = new Reader(xml, opts.docName ?? DEFAULT_DOC_NAME, opts.domain ?? "SECRET", opts.quoteInput ?? true).document();
   if (opts.rootName !== undefined && root.name !== opts.rootName) {
     throw new VirError("XML_ERROR", `expecting root element of '${opts.rootName}', not '${root.name}'`, "XML");
   }
@@ -113,6 +119,7 @@ class Reader {
     xml: string,
     private readonly docName: string,
     private readonly domain: ErrorDomainName,
+    private readonly quoteInput: boolean,
   ) {
     // XML end-of-line handling: CR LF and lone CR both become LF before parsing.
     this.s = xml.replace(/\r\n?/g, "\n");
@@ -138,7 +145,10 @@ class Reader {
     for (let k = 0; k < pos && k < s.length; k++) if (s.charCodeAt(k) === 10) line++;
     let context: string;
     let caret: string;
-    if (pos >= s.length && (s.length === 0 || s.endsWith("\n"))) {
+    if (!this.quoteInput) {
+      context = "(not shown)";
+      caret = "^";
+    } else if (pos >= s.length && (s.length === 0 || s.endsWith("\n"))) {
       // libxml2 has no input buffer left here and libvirt prints "(null)".
       context = "(null)";
       caret = "^";
@@ -268,7 +278,7 @@ class Reader {
     if (s[this.i] !== ";") this.fail("EntityRef: expecting ';'", this.i);
     this.i++;
     const value = PREDEFINED[name];
-    if (value === undefined || !Object.hasOwn(PREDEFINED, name)) this.fail(`Entity '${name}' not defined`, this.i);
+    if (value === undefined || !Object.hasOwn(PREDEFINED, name)) this.fail(this.quoteInput ? `Entity '${name}' not defined` : "Entity not defined", this.i);
     return value;
   }
 

@@ -65,6 +65,14 @@ describe("xml/read", () => {
       expect(e.message).to.equal("/etc/libvirt/secrets/x.xml:1: Premature end of data in tag secret line 1\n<secret>\n--------^");
     });
 
+    it("can keep the document's text out of errors (for documents holding credentials)", () => {
+      try {
+        readXML("<keystore><password>hunter2&hunter3;</password></keystore>", { docName: "ks.xml", quoteInput: false });
+        expect.fail("accepted");
+      } catch (e) {
+        expect((e as VirError).message).to.equal("ks.xml:1: Entity not defined\n(not shown)\n^");
+      }
+    });
     it("keeps the context line to 79 characters around the fault", () => {
       const long = "<secret><description>" + "x".repeat(200) + "&bogus;</description></secret>";
       const [, context, caret] = readError(long).message.split("\n");
