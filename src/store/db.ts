@@ -281,6 +281,7 @@ export class SecretStore {
     this.checkOpen();
     checkSpace(space);
     checkKey(space, key);
+    if (space === KEY_CHECK_SPACE && key === KEY_CHECK_KEY) return undefined; // the store's own, invisible
     const where = rawKey(space, key);
     for (let attempt = 0; ; attempt++) {
       // The ring is taken with the read, so a rekey landing meanwhile cannot
@@ -329,10 +330,14 @@ export class SecretStore {
     this.checkOpen();
     if (limit === 0) return;
     const prefix = space.length + 1;
+    // The store's own key-check record is invisible to callers; in its space
+    // the limit is counted here, since LevelDB's would count that record too.
+    const hidden = space === KEY_CHECK_SPACE ? rawKey(KEY_CHECK_SPACE, KEY_CHECK_KEY) : undefined;
+    let left = limit;
     // The iterator reads a snapshot taken now; the ring taken now can open it.
     const ring = this.ring;
     ring.retain();
-    const it = this.db.iterator({ ...range, limit });
+    const it = this.db.iterator({ ...range, limit: hidden === undefined ? limit : -1 });
     try {
       while (true) {
         let entry: [string, string] | undefined;
@@ -344,6 +349,7 @@ export class SecretStore {
         }
         if (entry === undefined) return;
         const [where, text] = entry;
+        if (where === hidden) continue;
         const rec = decodeRecord(where, text);
         const out: StoredRecord<T> = { data: rec.data as T };
         if (rec.sealed !== undefined) {
@@ -351,6 +357,7 @@ export class SecretStore {
           else out.sealed = true;
         }
         yield [where.slice(prefix), out];
+        if (hidden !== undefined && --left === 0) return;
       }
     } finally {
       ring.release();

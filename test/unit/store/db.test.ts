@@ -76,8 +76,17 @@ describe("store/db SecretStore", () => {
       ["b", { data: { n: 2 }, sealed: true }],
       ["c", { data: { n: 3 }, sealed: true }],
     ]);
-    // "meta" holds the store's key-check record, which is not the caller's to touch.
     expect(await collect(s.list("bindings"))).to.deep.equal([]);
+    // "meta" also holds the store's key-check record, invisible to callers.
+    expect(await collect(s.list("meta"))).to.deep.equal([]);
+    expect(await s.get("meta", "master-key-check")).to.equal(undefined);
+    await s.batch([
+      { type: "put", space: "meta", key: "layout", data: 1 },
+      { type: "put", space: "meta", key: "n", data: 2 },
+    ]);
+    expect((await collect(s.list("meta"))).map(([k]) => k)).to.deep.equal(["layout", "n"]);
+    expect((await collect(s.list("meta", { limit: 1 }))).map(([k]) => k)).to.deep.equal(["layout"]);
+    expect((await collect(s.list("meta", { gte: "m", limit: 1 }))).map(([k]) => k)).to.deep.equal(["n"]);
 
     await s.batch([
       { type: "del", space: "secrets", key: "b" },
