@@ -245,24 +245,25 @@ class SecretDriverImpl implements SecretDriver {
     LISTS.set(this, this.#list);
   }
 
-  /** Load every persisted secret. No events are emitted for loading (as libvirt). */
+  /**
+   * Load every persisted secret. No events are emitted for loading (as libvirt).
+   * Two records on one (type, id) cannot be written by this driver (Q2 fix); if
+   * found anyway, the usage index decides which one keeps it (libvirt: readdir order).
+   */
   async load(): Promise<void> {
-    const owners = new Map<string, string>();
-    for await (const [key, rec] of this.store.list<PersistedUsage>(SECRET_USAGE_SPACE)) owners.set(key, rec.data.uuid);
     for await (const [key, rec] of this.store.list<PersistedSecret>(SECRET_SPACE)) {
       const def = fromPersisted(key, rec.data);
-      const uk = defUsageKey(def);
-      if (uk !== undefined) {
-        const owner = owners.get(usageIndexKey(def.usageType, def.usageId!));
-        const clash = this.#list.findByUsage(def.usageType, def.usageId!);
-        if ((owner !== undefined && owner !== def.uuid) || clash !== undefined) {
-          // Cannot happen through this driver (Q2 fix); refuse to guess silently.
-          process.emitWarning(`secret ${def.uuid} skipped at load: its usage is held by ${owner ?? clash!.def.uuid}`, "VirsecretLoadWarning");
-          rec.secret?.fill(0);
-          continue;
-        }
+      const obj: SecretObj = rec.secret !== undefined && rec.secret.length > 0 ? { def, value: rec.secret } : { def };
+      const clash = def.usageType === "none" ? undefined : this.#list.findByUsage(def.usageType, def.usageId!);
+      if (clash !== undefined) {
+        const owner = (await this.store.get<PersistedUsage>(SECRET_USAGE_SPACE, usageIndexKey(def.usageType, def.usageId!)))?.data.uuid;
+        const [keep, drop] = owner === def.uuid ? [obj, clash] : [clash, obj];
+        process.emitWarning(`secret ${drop.def.uuid} not loaded: its usage is held by ${keep.def.uuid}`, "VirsecretLoadWarning");
+        drop.value?.fill(0);
+        if (keep === clash) continue;
+        this.#list.remove(clash);
       }
-      this.#list.add(rec.secret !== undefined && rec.secret.length > 0 ? { def, value: rec.secret } : { def });
+      this.#list.add(obj);
     }
   }
 

@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { DefineFlags, ListAllFlags, SecretEventID, SecretLifecycleEvent, type AccessCheck, type LifecycleEvent, type SecretRef } from "../../../src/secret/api.js";
 import { SECRET_SPACE, SECRET_USAGE_SPACE, secretListOf, type SecretDriver } from "../../../src/secret/driver.js";
 import { VirError } from "../../../src/errors.js";
+import { SecretStore } from "../../../src/store/db.js";
 import { Roots, U1, U2, U3, dec, enc, expectVirError, secretXML } from "./helpers.js";
 
 describe("secret/driver", function () {
@@ -598,6 +599,27 @@ describe("secret/driver", function () {
       await drv.close();
       const again = await roots.open(root);
       expect(dec(await again.lookupByUUID(U1).getValue())).to.equal("moved");
+    });
+
+    it("two stored records on one usage (written behind the driver's back): the usage index decides", async () => {
+      const root = drv.root;
+      await drv.defineXML(secretXML({ uuid: U1, usage: ["ceph", "dup"] }));
+      await drv.defineXML(secretXML({ uuid: U2, usage: ["ceph", "other"] }));
+      let indexKey = "";
+      for await (const [k, rec] of drv.store.list<{ uuid: string }>(SECRET_USAGE_SPACE)) if (rec.data.uuid === U1) indexKey = k;
+      await drv.close();
+      const store = await SecretStore.open({ root });
+      const forged = { v: 1, uuid: U2, isPrivate: false, usageType: "ceph", usageId: "dup" };
+      await store.batch([
+        { type: "put", space: SECRET_SPACE, key: U2, data: forged },
+        { type: "put", space: SECRET_USAGE_SPACE, key: indexKey, data: { uuid: U2, usageType: "ceph", usageId: "dup" } },
+      ]);
+      await store.close();
+      const warned = new Promise<Error>((resolve) => process.once("warning", resolve));
+      const again = await roots.open(root);
+      expect(again.lookupByUsage("ceph", "dup").uuid).to.equal(U2);
+      expect(again.listSecrets(10)).to.deep.equal([U2]);
+      expect((await warned).message).to.equal(`secret ${U1} not loaded: its usage is held by ${U2}`);
     });
 
     it("a second driver on the same root is refused", async () => {
