@@ -68,10 +68,11 @@ export const DEVIATIONS: readonly Deviation[] = [
   },
   {
     id: "empty-value",
-    command: "secret-set-value with a 0-byte value (empty file, empty --interactive line)",
+    command: "secret-set-value with a 0-byte value (empty file, empty --base64 decoding, empty or no --interactive input)",
     virsh:
       "prints `Secret value set` but the secret then has no value in memory while the old `.base64` stays on disk and comes back after a restart",
-    virsecret: "refused by the driver with a clear error; the previous value is kept",
+    virsecret:
+      "`error: Failed to set secret value` then `error: invalid argument: secret value must not be empty`, exit 1; the previous value is kept",
     reason: "libvirt cannot represent an empty value consistently (spec §8 Q3)",
   },
   {
@@ -95,7 +96,7 @@ export const DEVIATIONS: readonly Deviation[] = [
     virsh:
       "`help` lists every virsh command group; no command starts an interactive shell; `--version` prints the libvirt version",
     virsecret:
-      "`help` lists the secret commands (`help <command>` is byte-identical to virsh's for the shared commands); no command prints that list and exits 1; `--version` prints virsecret's version",
+      "`help` lists the secret commands (`help <command>` is byte-identical to virsh's for the shared commands); no command gives `error: no command given (virsecret has no interactive shell); see 'virsecret help'`, exit 1; `--version` prints virsecret's version",
     reason: "virsecret is a secret-driver tool, not a general hypervisor shell",
   },
   {
@@ -105,13 +106,6 @@ export const DEVIATIONS: readonly Deviation[] = [
     virsecret:
       "uses $VIRSECRET_DEFAULT_URI, else secret:///embed?root=/var/lib/virsecret as root, else $XDG_DATA_HOME/virsecret (~/.local/share/virsecret)",
     reason: "virsecret opens only embedded secret:///embed?root=DIR roots",
-  },
-  {
-    id: "interactive-stdin",
-    command: "secret-set-value --interactive",
-    virsh: "reads the value from the controlling terminal (getpass)",
-    virsecret: "reads one line from standard input, without echo when it is a terminal",
-    reason: "lets scripts pipe a value without putting it on the command line",
   },
   {
     id: "utf8-table",

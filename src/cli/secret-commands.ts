@@ -38,6 +38,11 @@ function say(ctx: CommandContext, text: string | Uint8Array): void {
   ctx.io.stdout(text);
 }
 
+/** vshPrintExtra: informational lines that -q suppresses. */
+function sayExtra(ctx: CommandContext, text: string): void {
+  if (!ctx.quiet) ctx.io.stdout(text);
+}
+
 function fail(ctx: CommandContext, text: string): false {
   ctx.io.stderr(`error: ${text}\n`);
   return false;
@@ -97,7 +102,7 @@ const secretDefine: Command = {
     }
     try {
       const h = await ctx.drv.defineXML(xml, validate ? DefineFlags.VALIDATE : 0);
-      say(ctx, `Secret ${h.uuid} created\n`);
+      sayExtra(ctx, `Secret ${h.uuid} created\n`);
       return true;
     } catch (e) {
       fail(ctx, `Failed to set attributes from ${file}`);
@@ -123,7 +128,7 @@ async function defineDirectory(ctx: CommandContext, dir: string, validate: boole
       fail(ctx, r.error ? errorText(r.error) : "unknown error");
     } else {
       const word = r.result === "value-set" ? "value set" : r.result;
-      say(ctx, `Secret ${r.uuid} ${word}\n`);
+      sayExtra(ctx, `Secret ${r.uuid} ${word}\n`);
     }
   }
   return ok;
@@ -204,8 +209,8 @@ const secretSetValue: Command = {
         }
       } else {
         say(ctx, "Enter new value for secret:");
-        const line = await ctx.io.readSecretLine();
-        if (line === null) return fail(ctx, "Failed to read secret");
+        // End of input reads as an empty value, as virsh's getpass does.
+        const line = (await ctx.io.readSecretLine()) ?? "";
         value = new Uint8Array(Buffer.from(line, "utf8"));
       }
     } catch (e) {
@@ -219,7 +224,7 @@ const secretSetValue: Command = {
     } finally {
       value.fill(0);
     }
-    say(ctx, "Secret value set\n");
+    sayExtra(ctx, "Secret value set\n");
     return true;
   },
 };
@@ -268,7 +273,7 @@ const secretUndefine: Command = {
       return fail(ctx, errorText(e));
     }
     // The argument as typed, not the canonical UUID (spec §8 Q11).
-    say(ctx, `Secret ${arg} deleted\n`);
+    sayExtra(ctx, `Secret ${arg} deleted\n`);
     return true;
   },
 };
@@ -452,7 +457,7 @@ const importLibvirt: Command = {
     for (const r of report) {
       if (r.status === "imported") {
         const how = r.value === "none" ? "without value" : `with value from ${r.value}`;
-        say(ctx, `Secret ${r.uuid} imported ${how}\n`);
+        sayExtra(ctx, `Secret ${r.uuid} imported ${how}\n`);
       } else {
         ok = false;
         fail(ctx, `Failed to import ${r.file}: ${r.message ?? "skipped"}`);
@@ -479,7 +484,7 @@ const exportLibvirt: Command = {
       fail(ctx, `Failed to export secrets to ${dir}`);
       return fail(ctx, errorText(e));
     }
-    for (const r of report) say(ctx, `Secret ${r.uuid} exported${r.base64 ? " with value" : ""}\n`);
+    for (const r of report) sayExtra(ctx, `Secret ${r.uuid} exported${r.base64 ? " with value" : ""}\n`);
     return true;
   },
 };
@@ -497,7 +502,7 @@ const rekey: Command = {
       fail(ctx, "Failed to rekey the secret store");
       return fail(ctx, errorText(e));
     }
-    say(ctx, "Secret store rekeyed\n");
+    sayExtra(ctx, "Secret store rekeyed\n");
     return true;
   },
 };
