@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { BarbicanAuth } from "./barbican/auth.js";
 import { type BarbicanCall, errorForStatus } from "./barbican/errors.js";
 import { HttpClient, type HttpMethod, type HttpReply } from "./barbican/http.js";
+import { DeadlineError, Limiter } from "./barbican/limiter.js";
 import { type BarbicanKeystoreOptions, type BarbicanSettings, loadBarbicanSettings } from "./barbican/options.js";
 import { readAllPages } from "./barbican/paging.js";
 import {
@@ -68,6 +69,7 @@ export class BarbicanKeyManager implements KeyManager {
   private readonly peer: string;
   private readonly http: HttpClient;
   private readonly auth: BarbicanAuth;
+  private readonly writes: Limiter;
   private readonly cleanups = new Set<Promise<void>>();
   private closed = false;
 
@@ -76,6 +78,7 @@ export class BarbicanKeyManager implements KeyManager {
     const tls = settings.tls ? { tls: settings.tls } : {};
     this.http = new HttpClient(settings.endpoint.protocol === "https:", { ...tls, timeoutMs: settings.timeoutMs, retries: settings.retries });
     this.auth = new BarbicanAuth(settings.auth, { ...tls, timeoutMs: settings.timeoutMs });
+    this.writes = new Limiter(settings.maxConcurrentWrites);
   }
 
   /** Check the config and load its files; no request is sent until the first call. */
@@ -353,13 +356,30 @@ export class BarbicanKeyManager implements KeyManager {
       const auth = await this.auth.headers(ctx);
       const headers: Record<string, string> = { ...auth.headers, Accept: s.accept };
       if (s.json !== undefined) headers["Content-Type"] = JSON_TYPE;
-      const reply = await this.http.request({
-        method: s.method,
-        url,
-        headers,
-        ...(s.json !== undefined ? { body: JSON.stringify(s.json) } : {}),
-        peer: this.peer,
-      });
+      // The deadline starts before a write queues for its slot, so a stuck server fails every queued write in time.
+      const deadline = Date.now() + this.settings.timeoutMs;
+      let release: (() => void) | undefined;
+      if (s.method !== "GET") {
+        try {
+          release = await this.writes.acquire(deadline);
+        } catch (e) {
+          if (!(e instanceof DeadlineError)) throw e;
+          throw new KeyManagerError(`${this.peer} did not answer within ${this.settings.timeoutMs} ms (${what}; queued behind earlier writes)`);
+        }
+      }
+      let reply: HttpReply;
+      try {
+        reply = await this.http.request({
+          method: s.method,
+          url,
+          headers,
+          ...(s.json !== undefined ? { body: JSON.stringify(s.json) } : {}),
+          peer: this.peer,
+          deadline,
+        });
+      } finally {
+        release?.();
+      }
       if (reply.status >= 200 && reply.status < 300) return reply;
       if (s.allow?.includes(reply.status)) return reply;
       // A cached Keystone token revoked early: log in again once (401 means nothing was done).

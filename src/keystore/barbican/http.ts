@@ -17,6 +17,8 @@ export interface HttpRequest {
   readonly body?: string | Buffer;
   /** who we talk to, for error texts: "Barbican at http://host:9311/v1" */
   readonly peer: string;
+  /** epoch ms; a deadline set earlier (time spent queueing counts); never later than now + timeoutMs */
+  readonly deadline?: number;
 }
 
 export interface HttpReply {
@@ -42,7 +44,8 @@ export interface HttpClientOptions {
 const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 /** Connection failures worth another attempt: the server may come back, or a pooled socket went stale. */
 const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ETIMEDOUT"]);
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
+/** 500 included: Barbican on sqlite answers 500 "database is locked" to overlapping writes; GET/DELETE may repeat. */
+const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 
 /** The request's deadline passed. */
 class DeadlineExceeded extends Error {}
@@ -85,7 +88,7 @@ export class HttpClient {
   }
 
   /**
-   * Send one request. Network failures and 502/503/504 are retried for
+   * Send one request. Network failures and 500/502/503/504 are retried for
    * GET/PUT/DELETE while the deadline allows; POST is sent exactly once.
    * Any HTTP status is returned; only transport failures throw.
    */
@@ -94,7 +97,7 @@ export class HttpClient {
       throw new KeyManagerError(`${req.peer}: ${req.url.protocol} URL on a ${this.secure ? "https" : "http"} client`);
     }
     const idempotent = req.method !== "POST";
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = Math.min(req.deadline ?? Infinity, Date.now() + this.timeoutMs);
     const what = `${req.method} ${req.url.pathname}${req.url.search}`;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();

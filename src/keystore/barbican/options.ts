@@ -13,10 +13,16 @@ export type BarbicanKeystoreOptions = Omit<BarbicanKeystoreConfig, "type" | "tim
   readonly type?: "barbican";
   /** deadline of one HTTP request including its retries (default 30000 ms) */
   readonly timeoutMs?: number;
-  /** extra attempts for idempotent requests (GET, DELETE) after a connection failure or 502/503/504; default 3 */
+  /** extra attempts for idempotent requests (GET, DELETE) after a connection failure or 500/502/503/504; default 3 */
   readonly retries?: number;
   /** default 'secret' (one POST); 'order' makes Barbican generate the key */
   readonly createVia?: BarbicanCreateVia;
+  /**
+   * Writes (POST, DELETE) in flight at once; default 1. Barbican on sqlite
+   * fails overlapping writes with 500 "database is locked"; raise it for a
+   * Barbican on MySQL/PostgreSQL.
+   */
+  readonly maxConcurrentWrites?: number;
 };
 
 /** TLS material read from disk (the config names files, never inlines PEM). */
@@ -38,10 +44,12 @@ export interface BarbicanSettings {
   readonly timeoutMs: number;
   readonly retries: number;
   readonly createVia: BarbicanCreateVia;
+  readonly maxConcurrentWrites: number;
 }
 
 export const BARBICAN_DEFAULT_RETRIES = 3;
 const MAX_RETRIES = 10;
+const MAX_CONCURRENT_WRITES = 64;
 
 function bad(what: string): KeyManagerError {
   return new KeyManagerError(`invalid Barbican keystore configuration: ${what}`);
@@ -117,6 +125,10 @@ export async function loadBarbicanSettings(opts: BarbicanKeystoreOptions): Promi
   }
   const createVia = opts.createVia ?? "secret";
   if (createVia !== "secret" && createVia !== "order") throw bad(`createVia must be 'secret' or 'order'`);
+  const maxConcurrentWrites = opts.maxConcurrentWrites ?? 1;
+  if (typeof maxConcurrentWrites !== "number" || !Number.isInteger(maxConcurrentWrites) || maxConcurrentWrites < 1 || maxConcurrentWrites > MAX_CONCURRENT_WRITES) {
+    throw bad(`maxConcurrentWrites must be an integer in 1..${MAX_CONCURRENT_WRITES}`);
+  }
   const auth = checkAuth(opts.auth);
 
   let tls: BarbicanTLSMaterial | undefined;
@@ -137,5 +149,5 @@ export async function loadBarbicanSettings(opts: BarbicanKeystoreOptions): Promi
   if (auth.type === "token" && auth.tokenFile !== undefined) await readConfigFile(auth.tokenFile, "auth token");
   if (auth.type === "keystone") await readConfigFile(auth.passwordFile, "keystone password");
 
-  return { endpoint, endpointLabel: urlLabel(endpoint), auth, ...(tls ? { tls } : {}), timeoutMs, retries, createVia };
+  return { endpoint, endpointLabel: urlLabel(endpoint), auth, ...(tls ? { tls } : {}), timeoutMs, retries, createVia, maxConcurrentWrites };
 }

@@ -155,6 +155,40 @@ describe("barbican: error mapping, deadlines, retries (mock servers)", () => {
     }
   });
 
+  it("writes go one at a time by default (Barbican on sqlite cannot take overlapping writes); reads do not wait", async () => {
+    let inFlight = 0;
+    let most = 0;
+    server.handler = async (req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      if (req.method === "POST") return sendJson(res, 201, { secret_ref: `http://x/v1/secrets/${ID}` });
+      sendJson(res, 200, META);
+    };
+    await Promise.all(Array.from({ length: 5 }, () => km.createKey(CTX)));
+    expect(most).to.equal(1);
+    most = 0;
+    await Promise.all(Array.from({ length: 5 }, () => km.getKey(CTX, ID, { metadataOnly: true })));
+    expect(most).to.be.greaterThan(1);
+  });
+
+  it("a write queued behind a stuck one still fails within timeoutMs", async () => {
+    const k = await open({ timeoutMs: 300 });
+    server.handler = () => undefined; // never answers
+    try {
+      const t0 = Date.now();
+      const results = await Promise.allSettled([k.createKey(CTX), k.createKey(CTX), k.deleteKey(CTX, ID)]);
+      expect(Date.now() - t0).to.be.below(800);
+      for (const r of results) {
+        expect(r.status).to.equal("rejected");
+        expect(String((r as PromiseRejectedResult).reason)).to.match(/did not answer within 300 ms/);
+      }
+    } finally {
+      await k.close();
+    }
+  });
+
   it("a non-JSON answer is a KeyManagerError, not a crash", async () => {
     server.handler = (_req, res) => {
       res.writeHead(200, { "Content-Type": "text/html" });
