@@ -251,9 +251,10 @@ class SecretDriverImpl implements SecretDriver {
    * found anyway, the usage index decides which one keeps it (libvirt: readdir order).
    */
   async load(): Promise<void> {
-    for await (const [key, rec] of this.store.list<PersistedSecret>(SECRET_SPACE)) {
+    // values stay sealed until first read: open time is then one JSON parse per secret
+    for await (const [key, rec] of this.store.list<PersistedSecret>(SECRET_SPACE, { secrets: false })) {
       const def = fromPersisted(key, rec.data);
-      const obj: SecretObj = rec.secret !== undefined && rec.secret.length > 0 ? { def, value: rec.secret } : { def };
+      const obj: SecretObj = rec.sealed === true ? { def, stored: true } : { def };
       const clash = def.usageType === "none" ? undefined : this.#list.findByUsage(def.usageType, def.usageId!);
       if (clash !== undefined) {
         const owner = (await this.store.get<PersistedUsage>(SECRET_USAGE_SPACE, usageIndexKey(def.usageType, def.usageId!)))?.data.uuid;
@@ -282,6 +283,19 @@ class SecretDriverImpl implements SecretDriver {
     const obj = this.#list.get(uuid);
     if (obj === undefined) throw noSecret(uuid);
     return obj;
+  }
+
+  /** The value, unsealing it from the store on first use. */
+  async #valueOf(obj: SecretObj): Promise<Uint8Array | undefined> {
+    if (obj.value !== undefined || obj.stored !== true) return obj.value;
+    const rec = await this.store.get<PersistedSecret>(SECRET_SPACE, obj.def.uuid);
+    if (obj.value !== undefined || obj.stored !== true || this.#list.get(obj.def.uuid) !== obj) {
+      rec?.secret?.fill(0); // changed or undefined while we read
+      return obj.value;
+    }
+    obj.stored = false;
+    if (rec?.secret !== undefined && rec.secret.length > 0) obj.value = rec.secret;
+    return obj.value;
   }
 
   #handle(def: SecretDef): Handle {
@@ -354,7 +368,8 @@ class SecretDriverImpl implements SecretDriver {
       }
     }
 
-    const keptValue = value ?? old?.value;
+    // a persistent redefine rewrites the record with its value; Q1 moves the value into memory
+    const keptValue = value ?? (old !== undefined ? await this.#valueOf(old) : undefined);
     const ops: StoreOp[] = [];
     if (!def.ephemeral) {
       // new persistent: one record with the (kept or new) value, plus the usage index
@@ -381,6 +396,7 @@ class SecretDriverImpl implements SecretDriver {
     if (value !== undefined) {
       if (obj.value !== undefined && obj.value !== value) obj.value.fill(0);
       obj.value = value;
+      obj.stored = false;
     }
     this.#emitLifecycle(def, SecretLifecycleEvent.DEFINED);
     if (value !== undefined) this.#emitValueChanged(def);
@@ -474,6 +490,7 @@ class SecretDriverImpl implements SecretDriver {
         }
         if (obj.value !== undefined) obj.value.fill(0);
         obj.value = copy;
+        obj.stored = false;
         this.#emitValueChanged(obj.def);
       });
     } catch (e) {
@@ -489,8 +506,10 @@ class SecretDriverImpl implements SecretDriver {
     const obj = this.#obj(uuid);
     this.#acl.ensureSecret(obj.def, "read_secure");
     if (obj.def.isPrivate && !elevated) throw new VirError("INVALID_SECRET", "secret is private");
-    if (obj.value === undefined) throw new VirError("NO_SECRET", `secret '${uuid}' does not have a value`);
-    return new Uint8Array(obj.value);
+    const value = await this.#valueOf(obj);
+    if (this.#list.get(uuid) !== obj) throw noSecret(uuid);
+    if (value === undefined) throw new VirError("NO_SECRET", `secret '${uuid}' does not have a value`);
+    return new Uint8Array(value);
   }
 
   async undefine(uuid: string, extraOps: readonly StoreOp[], elevated: boolean): Promise<void> {
@@ -503,6 +522,7 @@ class SecretDriverImpl implements SecretDriver {
       const ops = obj.def.ephemeral ? [...extraOps] : [...this.#delOps(obj.def), ...extraOps];
       if (ops.length > 0) await this.store.batch(ops);
       this.#list.remove(obj);
+      obj.stored = false;
       this.#emitLifecycle(obj.def, SecretLifecycleEvent.UNDEFINED);
       // libvirt memsets the value before freeing it
       if (obj.value !== undefined) {

@@ -173,19 +173,14 @@ async function rewriteFile(path: string, data: string | Uint8Array): Promise<voi
 /**
  * Write every persistent secret in libvirt 9.0's layout: `<uuid>.xml` (the
  * exact dumpxml string) and `<uuid>.base64` (standard base64, no newline),
- * files 0600, directory 0700 (created if missing). Ephemeral secrets are not
+ * files 0600, directory 0700 (created with its parents if missing). Ephemeral secrets are not
  * exported. Private values ARE exported (read through the elevated handle):
  * the target is the operator's own libvirt config directory.
  */
 export async function exportLibvirtDir(drv: SecretDriver, dir: string): Promise<ExportEntry[]> {
-  let created = false;
-  try {
-    await mkdir(dir, { mode: 0o700 });
-    created = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-  }
-  if (created) await chmod(dir, 0o700); // mkdir's mode is filtered by the umask
+  // parents too (e.g. <root>/etc/secrets), each 0700 as libvirt makes them
+  const made = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (made !== undefined) await chmod(dir, 0o700); // mkdir's mode is filtered by the umask
   const report: ExportEntry[] = [];
   const elevated = drv.elevated();
   for (const h of drv.listAll(ListAllFlags.NO_EPHEMERAL)) {

@@ -7,6 +7,8 @@ export interface SecretObj {
   def: SecretDef;
   /** driver-owned copy of the value; wiped (filled with 0) when replaced or removed */
   value?: Uint8Array;
+  /** a value is sealed in the store and not unsealed yet (values load lazily) */
+  stored?: boolean;
 }
 
 /** The usage-index key; usage type names contain no '/', so the split is unambiguous. */

@@ -591,6 +591,22 @@ describe("secret/driver", function () {
       expect(again.numOfSecrets()).to.equal(0);
     });
 
+    it("values load lazily after reopen, also across redefines (Q1 after reopen keeps the value in memory)", async () => {
+      const root = drv.root;
+      const h = await drv.defineXML(secretXML({ uuid: U1 }));
+      await h.setValue(enc("lazy"));
+      const h2 = await drv.defineXML(secretXML({ uuid: U2 }));
+      await h2.setValue(enc("two"));
+      await drv.close();
+      const again = await roots.open(root);
+      expect(secretListOf(again).get(U1)!.value).to.equal(undefined); // still sealed
+      await again.defineXML(secretXML({ uuid: U1, description: "redefined" }));
+      expect(dec(await again.lookupByUUID(U1).getValue())).to.equal("lazy");
+      await again.defineXML(secretXML({ uuid: U2, ephemeral: true }));
+      expect(await again.store.get(SECRET_SPACE, U2)).to.equal(undefined);
+      expect(dec(await again.lookupByUUID(U2).getValue())).to.equal("two");
+    });
+
     it("ephemeral → persistent writes the in-memory value too", async () => {
       const root = drv.root;
       const h = await drv.defineXML(secretXML({ uuid: U1, ephemeral: true }));

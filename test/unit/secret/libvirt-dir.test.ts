@@ -27,7 +27,7 @@ describe("secret/libvirt-dir", function () {
     await drv.defineXML(secretXML({ uuid: U2, usage: ["volume", "/pool/v.img"] }));
     const e = await drv.defineXML(secretXML({ uuid: U3, ephemeral: true }));
     await e.setValue(enc("not exported"));
-    const out = join(await roots.dir(), "secrets");
+    const out = join(await roots.dir(), "etc", "secrets");
     const report = await exportLibvirtDir(drv, out);
     expect(report.map((r) => r.uuid)).to.deep.equal([U1, U2]);
     expect(report[0]!.base64).to.equal(join(out, `${U1}.base64`));
