@@ -28,6 +28,9 @@
 //  - A private secret is read only through drv.elevated().getValue(uuid).
 //    Elevated reads skip the read-only and private checks, not the access hook.
 //  - listSecrets/listAll return secrets sorted by uuid (libvirt's order is hash order).
+//  - Persisted values stay sealed in the store until first read (open is fast,
+//    and plaintext is in memory only for values actually used); a tampered
+//    value surfaces as the store's unseal error on that read.
 import { SecretStore, type StoreOp } from "../store/db.js";
 import { createHash } from "node:crypto";
 import { VirError, checkFlags } from "../errors.js";
