@@ -83,8 +83,15 @@ export class VirError extends Error {
   readonly domain: number;
   readonly detail: string;
 
-  constructor(codeName: ErrorCodeName, detail: string, domain: ErrorDomainName = "SECRET", options?: { cause?: unknown }) {
-    super(PREFIX[codeName] + detail, options);
+  constructor(
+    codeName: ErrorCodeName,
+    detail: string,
+    domain: ErrorDomainName = "SECRET",
+    options?: { cause?: unknown; bare?: boolean },
+  ) {
+    // `bare`: libvirt's virReportInvalidArg/virCheckFlags raise the code without
+    // its prefix text, so their messages read "uuidstr in … must be …" alone.
+    super(options?.bare ? detail : PREFIX[codeName] + detail, options);
     this.name = "VirError";
     this.codeName = codeName;
     this.code = ErrorCode[codeName];
@@ -97,9 +104,14 @@ export function isVirError(e: unknown, codeName?: ErrorCodeName): e is VirError 
   return e instanceof VirError && (codeName === undefined || e.codeName === codeName);
 }
 
-/** libvirt's "unsupported flags (0x%x) in function %s" check. */
+/** An argument check as libvirt's virReportInvalidArg: INVALID_ARG, no prefix. */
+export function invalidArg(detail: string, domain: ErrorDomainName = "SECRET"): VirError {
+  return new VirError("INVALID_ARG", detail, domain, { bare: true });
+}
+
+/** libvirt's "unsupported flags (0x%x) in function %s" check (virCheckFlags: no prefix). */
 export function checkFlags(flags: number, allowed: number, fn: string): void {
   if ((flags & ~allowed) !== 0) {
-    throw new VirError("INVALID_ARG", `unsupported flags (0x${(flags & ~allowed).toString(16)}) in function ${fn}`);
+    throw invalidArg(`unsupported flags (0x${(flags & ~allowed).toString(16)}) in function ${fn}`);
   }
 }

@@ -33,7 +33,7 @@
 //    value surfaces as the store's unseal error on that read.
 import { SecretStore, type StoreOp } from "../store/db.js";
 import { createHash } from "node:crypto";
-import { VirError, checkFlags } from "../errors.js";
+import { invalidArg, VirError, checkFlags } from "../errors.js";
 import { canonicalUUID } from "../uuid.js";
 import { formatSecretXML, parseSecretXML } from "../xml/secret.js";
 import { validateSecretXML } from "../xml/validate.js";
@@ -339,7 +339,7 @@ class SecretDriverImpl implements SecretDriver {
 
   async defineXML(xml: string, flags = 0): Promise<SecretHandle> {
     this.#checkWritable(FN.define);
-    if (typeof xml !== "string") throw new VirError("INVALID_ARG", `xml in ${FN.define} must not be NULL`);
+    if (typeof xml !== "string") throw invalidArg(`xml in ${FN.define} must not be NULL`);
     checkFlags(flags, DefineFlags.VALIDATE, "secretDefineXML");
     const def = parseForDefine(xml, (flags & DefineFlags.VALIDATE) !== 0);
     return this.#queue.run(() => this.#define(def, undefined, []));
@@ -410,9 +410,9 @@ class SecretDriverImpl implements SecretDriver {
 
   lookupByUUID(uuid: string): SecretHandle {
     this.#checkOpen();
-    if (typeof uuid !== "string") throw new VirError("INVALID_ARG", `uuidstr in ${FN.lookupByUUID} must not be NULL`);
+    if (typeof uuid !== "string") throw invalidArg(`uuidstr in ${FN.lookupByUUID} must not be NULL`);
     const canon = canonicalUUID(uuid);
-    if (canon === null) throw new VirError("INVALID_ARG", `uuidstr in ${FN.lookupByUUID} must be a valid UUID`);
+    if (canon === null) throw invalidArg(`uuidstr in ${FN.lookupByUUID} must be a valid UUID`);
     const obj = this.#obj(canon);
     this.#acl.ensureSecret(obj.def, "getattr");
     return this.#handle(obj.def);
@@ -420,7 +420,7 @@ class SecretDriverImpl implements SecretDriver {
 
   lookupByUsage(usageType: SecretUsageTypeName | number, usageID: string): SecretHandle {
     this.#checkOpen();
-    if (typeof usageID !== "string") throw new VirError("INVALID_ARG", `usageID in ${FN.lookupByUsage} must not be NULL`);
+    if (typeof usageID !== "string") throw invalidArg(`usageID in ${FN.lookupByUsage} must not be NULL`);
     const type = typeof usageType === "number" ? USAGE_BY_NUMBER.get(usageType) : Object.hasOwn(SecretUsageType, usageType) ? usageType : undefined;
     const obj = type === undefined ? undefined : this.#list.findByUsage(type, usageID);
     if (obj === undefined) throw new VirError("NO_SECRET", `no secret with matching usage '${usageID}'`);
@@ -439,7 +439,7 @@ class SecretDriverImpl implements SecretDriver {
 
   listSecrets(max: number): string[] {
     this.#checkOpen();
-    if (!Number.isInteger(max) || max < 0) throw new VirError("INVALID_ARG", `maxuuids in ${FN.listSecrets} must be zero or greater`);
+    if (!Number.isInteger(max) || max < 0) throw invalidArg(`maxuuids in ${FN.listSecrets} must be zero or greater`);
     this.#acl.ensureConnect("search_secrets");
     const out: string[] = [];
     for (const obj of this.#list.sorted()) {
@@ -479,7 +479,7 @@ class SecretDriverImpl implements SecretDriver {
 
   async setValue(uuid: string, value: Uint8Array, flags: number): Promise<void> {
     this.#checkWritable(FN.setValue);
-    if (!(value instanceof Uint8Array)) throw new VirError("INVALID_ARG", `value in ${FN.setValue} must not be NULL`);
+    if (!(value instanceof Uint8Array)) throw invalidArg(`value in ${FN.setValue} must not be NULL`);
     checkFlags(flags, 0, "secretSetValue");
     const copy = new Uint8Array(value); // the driver owns its copy
     try {
@@ -547,14 +547,14 @@ class SecretDriverImpl implements SecretDriver {
     if (secret !== null && secret !== undefined) {
       if (!(secret instanceof Handle) || !secret.belongsTo(this)) {
         const shown = typeof (secret as { uuid?: unknown }).uuid === "string" ? (secret as { uuid: string }).uuid : "";
-        throw new VirError("INVALID_ARG", `secret '${shown}' in ${FN.register} must match connection`);
+        throw invalidArg(`secret '${shown}' in ${FN.register} must match connection`);
       }
       filter = secret.uuid;
     }
     // libvirt checks the arguments before the ACL
-    if (typeof cb !== "function") throw new VirError("INVALID_ARG", `cb in ${FN.register} must not be NULL`);
-    if (!Number.isInteger(eventID) || eventID < 0) throw new VirError("INVALID_ARG", `eventID in ${FN.register} must be zero or greater`);
-    if (eventID >= 2) throw new VirError("INVALID_ARG", `eventID in ${FN.register} must be less than 2`);
+    if (typeof cb !== "function") throw invalidArg(`cb in ${FN.register} must not be NULL`);
+    if (!Number.isInteger(eventID) || eventID < 0) throw invalidArg(`eventID in ${FN.register} must be zero or greater`);
+    if (eventID >= 2) throw invalidArg(`eventID in ${FN.register} must be less than 2`);
     this.#acl.ensureConnect("search_secrets");
     return this.#events.register(filter, eventID, cb);
   }
@@ -562,7 +562,7 @@ class SecretDriverImpl implements SecretDriver {
   eventDeregisterAny(callbackID: number): void {
     this.#checkOpen();
     if (!Number.isInteger(callbackID) || callbackID < 0) {
-      throw new VirError("INVALID_ARG", `callbackID in virConnectSecretEventDeregisterAny must be zero or greater`);
+      throw invalidArg(`callbackID in virConnectSecretEventDeregisterAny must be zero or greater`);
     }
     this.#acl.ensureConnect("read");
     this.#events.deregister(callbackID);
@@ -575,14 +575,14 @@ class SecretDriverImpl implements SecretDriver {
     return {
       getValue: (uuid: string) => {
         const canon = typeof uuid === "string" ? canonicalUUID(uuid) : null;
-        if (canon === null) return Promise.reject(new VirError("INVALID_ARG", `uuidstr in ${FN.lookupByUUID} must be a valid UUID`));
+        if (canon === null) return Promise.reject(invalidArg(`uuidstr in ${FN.lookupByUUID} must be a valid UUID`));
         return this.getValue(canon, 0, true);
       },
       defineWithValue: (xmlOrDef: string | SecretDef, value: Uint8Array, extraOps: readonly StoreOp[] = []) =>
         this.#defineWithValue(xmlOrDef, value, extraOps),
       undefine: (uuid: string, extraOps: readonly StoreOp[] = []) => {
         const canon = typeof uuid === "string" ? canonicalUUID(uuid) : null;
-        if (canon === null) return Promise.reject(new VirError("INVALID_ARG", `uuidstr in ${FN.lookupByUUID} must be a valid UUID`));
+        if (canon === null) return Promise.reject(invalidArg(`uuidstr in ${FN.lookupByUUID} must be a valid UUID`));
         return this.undefine(canon, extraOps, true);
       },
     };

@@ -2,7 +2,7 @@
 // DEFINED/UNDEFINED with detail 0, and VALUE_CHANGED. Delivered synchronously,
 // in order, after the change is committed; a throwing callback cannot break
 // the driver or the other callbacks.
-import { VirError } from "../errors.js";
+import { invalidArg, VirError } from "../errors.js";
 import { SecretEventID, type LifecycleEvent, type SecretEventIDNumber, type SecretRef } from "./api.js";
 import type { SecretDef } from "./def.js";
 
@@ -29,12 +29,12 @@ export class SecretEventBus {
    * secret to watch (the caller has checked it belongs to this driver), or null.
    */
   register(filterUUID: string | null, eventID: number, cb: unknown): number {
-    if (typeof cb !== "function") throw new VirError("INVALID_ARG", `cb in ${FN_REGISTER} must not be NULL`);
+    if (typeof cb !== "function") throw invalidArg(`cb in ${FN_REGISTER} must not be NULL`);
     if (!Number.isInteger(eventID) || eventID < 0) {
-      throw new VirError("INVALID_ARG", `eventID in ${FN_REGISTER} must be zero or greater`);
+      throw invalidArg(`eventID in ${FN_REGISTER} must be zero or greater`);
     }
     if (eventID >= EVENT_ID_LAST) {
-      throw new VirError("INVALID_ARG", `eventID in ${FN_REGISTER} must be less than ${EVENT_ID_LAST}`);
+      throw invalidArg(`eventID in ${FN_REGISTER} must be less than ${EVENT_ID_LAST}`);
     }
     // libvirt refuses the same function twice for the same event and object.
     if (this.#regs.some((r) => !r.deleted && r.cb === cb && r.eventID === eventID && r.uuid === filterUUID)) {
@@ -47,7 +47,7 @@ export class SecretEventBus {
 
   deregister(callbackID: number): void {
     if (!Number.isInteger(callbackID) || callbackID < 0) {
-      throw new VirError("INVALID_ARG", `callbackID in ${FN_DEREGISTER} must be zero or greater`);
+      throw invalidArg(`callbackID in ${FN_DEREGISTER} must be zero or greater`);
     }
     const i = this.#regs.findIndex((r) => r.id === callbackID && !r.deleted);
     if (i < 0) throw new VirError("INVALID_ARG", `could not find event callback ${callbackID} for deletion`, "NONE");

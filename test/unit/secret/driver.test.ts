@@ -35,11 +35,11 @@ describe("secret/driver", function () {
     });
 
     it("xml must be a string", async () => {
-      await expectVirError(() => drv.defineXML(null as unknown as string), "INVALID_ARG", "invalid argument: xml in virSecretDefineXML must not be NULL");
+      await expectVirError(() => drv.defineXML(null as unknown as string), "INVALID_ARG", "xml in virSecretDefineXML must not be NULL");
     });
 
     it("unknown flags", async () => {
-      await expectVirError(() => drv.defineXML(secretXML(), 2), "INVALID_ARG", "invalid argument: unsupported flags (0x2) in function secretDefineXML");
+      await expectVirError(() => drv.defineXML(secretXML(), 2), "INVALID_ARG", "unsupported flags (0x2) in function secretDefineXML");
     });
 
     it("parse errors pass through with the parser's code and text", async () => {
@@ -165,7 +165,7 @@ describe("secret/driver", function () {
     });
 
     it("malformed uuid → invalid argument", async () => {
-      await expectVirError(() => drv.lookupByUUID("nonsense"), "INVALID_ARG", "invalid argument: uuidstr in virSecretLookupByUUIDString must be a valid UUID");
+      await expectVirError(() => drv.lookupByUUID("nonsense"), "INVALID_ARG", "uuidstr in virSecretLookupByUUIDString must be a valid UUID");
     });
 
     it("unknown uuid → no secret with matching uuid '<canonical>'", async () => {
@@ -187,7 +187,7 @@ describe("secret/driver", function () {
     });
 
     it("usageID must be given", async () => {
-      await expectVirError(() => drv.lookupByUsage("volume", undefined as unknown as string), "INVALID_ARG", "invalid argument: usageID in virSecretLookupByUsage must not be NULL");
+      await expectVirError(() => drv.lookupByUsage("volume", undefined as unknown as string), "INVALID_ARG", "usageID in virSecretLookupByUsage must not be NULL");
     });
 
     it("a usage-less secret has usage id ''", () => {
@@ -217,7 +217,7 @@ describe("secret/driver", function () {
       expect(drv.listSecrets(10)).to.have.members(combos.map((c) => c.uuid));
       expect(drv.listSecrets(2)).to.have.length(2);
       expect(drv.listSecrets(0)).to.deep.equal([]);
-      await expectVirError(() => drv.listSecrets(-1), "INVALID_ARG", "invalid argument: maxuuids in virConnectListSecrets must be zero or greater");
+      await expectVirError(() => drv.listSecrets(-1), "INVALID_ARG", "maxuuids in virConnectListSecrets must be zero or greater");
     });
 
     it("listAll flag matrix: OR within a group, AND across groups", () => {
@@ -250,8 +250,8 @@ describe("secret/driver", function () {
     });
 
     it("unsupported listAll flags", async () => {
-      await expectVirError(() => drv.listAll(0x20), "INVALID_ARG", "invalid argument: unsupported flags (0x20) in function secretConnectListAllSecrets");
-      await expectVirError(() => drv.listAll(0x21), "INVALID_ARG", "invalid argument: unsupported flags (0x20) in function secretConnectListAllSecrets");
+      await expectVirError(() => drv.listAll(0x20), "INVALID_ARG", "unsupported flags (0x20) in function secretConnectListAllSecrets");
+      await expectVirError(() => drv.listAll(0x21), "INVALID_ARG", "unsupported flags (0x20) in function secretConnectListAllSecrets");
     });
   });
 
@@ -284,14 +284,14 @@ describe("secret/driver", function () {
 
     it("flags must be 0", async () => {
       const h = await drv.defineXML(secretXML({ uuid: U1 }));
-      await expectVirError(() => h.setValue(enc("x"), 1), "INVALID_ARG", "invalid argument: unsupported flags (0x1) in function secretSetValue");
-      await expectVirError(() => h.getValue(1), "INVALID_ARG", "invalid argument: unsupported flags (0x1) in function secretGetValue");
-      await expectVirError(() => h.getXMLDesc(1), "INVALID_ARG", "invalid argument: unsupported flags (0x1) in function secretGetXMLDesc");
+      await expectVirError(() => h.setValue(enc("x"), 1), "INVALID_ARG", "unsupported flags (0x1) in function secretSetValue");
+      await expectVirError(() => h.getValue(1), "INVALID_ARG", "unsupported flags (0x1) in function secretGetValue");
+      await expectVirError(() => h.getXMLDesc(1), "INVALID_ARG", "unsupported flags (0x1) in function secretGetXMLDesc");
     });
 
     it("value must be given", async () => {
       const h = await drv.defineXML(secretXML({ uuid: U1 }));
-      await expectVirError(() => h.setValue(null as unknown as Uint8Array), "INVALID_ARG", "invalid argument: value in virSecretSetValue must not be NULL");
+      await expectVirError(() => h.setValue(null as unknown as Uint8Array), "INVALID_ARG", "value in virSecretSetValue must not be NULL");
     });
 
     it("no value → does not have a value", async () => {
@@ -305,7 +305,7 @@ describe("secret/driver", function () {
       await expectVirError(() => h.getValue(), "INVALID_SECRET", "Invalid secret: secret is private");
       expect(dec(await drv.elevated().getValue(U1))).to.equal("hidden");
       expect(dec(await drv.elevated().getValue(U1.toUpperCase()))).to.equal("hidden");
-      await expectVirError(() => drv.elevated().getValue("zz"), "INVALID_ARG", "invalid argument: uuidstr in virSecretLookupByUUIDString must be a valid UUID");
+      await expectVirError(() => drv.elevated().getValue("zz"), "INVALID_ARG", "uuidstr in virSecretLookupByUUIDString must be a valid UUID");
     });
 
     it("private and without value: 'secret is private' comes first", async () => {
@@ -434,16 +434,16 @@ describe("secret/driver", function () {
       const other = await roots.open();
       const foreign = await other.defineXML(secretXML({ uuid: U3 }));
       const F = "virConnectSecretEventRegisterAny";
-      await expectVirError(() => drv.eventRegisterAny(foreign, 0, () => undefined), "INVALID_ARG", `invalid argument: secret '${U3}' in ${F} must match connection`);
-      await expectVirError(() => drv.eventRegisterAny({ uuid: U3, usageType: "none", usageID: "" }, 0, () => undefined), "INVALID_ARG", `invalid argument: secret '${U3}' in ${F} must match connection`);
-      await expectVirError(() => drv.eventRegisterAny(null, 2 as 0, () => undefined), "INVALID_ARG", `invalid argument: eventID in ${F} must be less than 2`);
-      await expectVirError(() => drv.eventRegisterAny(null, -1 as 0, () => undefined), "INVALID_ARG", `invalid argument: eventID in ${F} must be zero or greater`);
-      await expectVirError(() => drv.eventRegisterAny(null, 0, null as unknown as () => void), "INVALID_ARG", `invalid argument: cb in ${F} must not be NULL`);
+      await expectVirError(() => drv.eventRegisterAny(foreign, 0, () => undefined), "INVALID_ARG", `secret '${U3}' in ${F} must match connection`);
+      await expectVirError(() => drv.eventRegisterAny({ uuid: U3, usageType: "none", usageID: "" }, 0, () => undefined), "INVALID_ARG", `secret '${U3}' in ${F} must match connection`);
+      await expectVirError(() => drv.eventRegisterAny(null, 2 as 0, () => undefined), "INVALID_ARG", `eventID in ${F} must be less than 2`);
+      await expectVirError(() => drv.eventRegisterAny(null, -1 as 0, () => undefined), "INVALID_ARG", `eventID in ${F} must be zero or greater`);
+      await expectVirError(() => drv.eventRegisterAny(null, 0, null as unknown as () => void), "INVALID_ARG", `cb in ${F} must not be NULL`);
       const cb = () => undefined;
       drv.eventRegisterAny(null, 0, cb);
       await expectVirError(() => drv.eventRegisterAny(null, 0, cb), "INVALID_ARG", "invalid argument: event callback already tracked");
       await expectVirError(() => drv.eventDeregisterAny(99), "INVALID_ARG", "invalid argument: could not find event callback 99 for deletion");
-      await expectVirError(() => drv.eventDeregisterAny(-1), "INVALID_ARG", "invalid argument: callbackID in virConnectSecretEventDeregisterAny must be zero or greater");
+      await expectVirError(() => drv.eventDeregisterAny(-1), "INVALID_ARG", "callbackID in virConnectSecretEventDeregisterAny must be zero or greater");
     });
   });
 
