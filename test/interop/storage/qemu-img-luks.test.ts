@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
+import { DirPool } from "../../../src/storage/pool.js";
 import { buildCreateArgv, runQemuImg } from "../../../src/storage/qemu-img.js";
 import { withSecretFile } from "../../../src/storage/secret-file.js";
 import type { VolumeDef } from "../../../src/storage/volume-def.js";
@@ -131,6 +132,13 @@ describe("interop/storage: qemu-img LUKS volumes opened by qemu-img, qemu-io and
       await writeThenRead(vol);
     });
 
+    it("the pool probe sees a raw LUKS volume of the right size with a secret-less encryption", async () => {
+      const def = await new DirPool(pool).probe(vol.name);
+      expect(def.target.format).to.equal("raw");
+      expect(def.capacity).to.equal(16n * BigInt(MiB));
+      expect(def.target.encryption).to.deep.equal({ format: "luks", engine: "default", secrets: [] });
+    });
+
     it("cryptsetup luksDump reads a LUKS1 header with qemu's defaults", async () => {
       const r = await tool("cryptsetup", ["luksDump", vol.target.path!]);
       expect(r.code, r.stderr).to.equal(0);
@@ -189,6 +197,14 @@ describe("interop/storage: qemu-img LUKS volumes opened by qemu-img, qemu-io and
       expect(info.encrypted).to.equal(true);
       expect(info["format-specific"].data.encrypt?.format).to.equal("luks");
       expect(info["format-specific"].data.compat).to.equal("0.10");
+    });
+
+    it("the pool probe sees qcow2 0.10 with luks encryption", async () => {
+      const def = await new DirPool(pool).probe(vol.name);
+      expect(def.target.format).to.equal("qcow2");
+      expect(def.target.compat).to.equal("0.10");
+      expect(def.capacity).to.equal(16n * BigInt(MiB));
+      expect(def.target.encryption).to.deep.equal({ format: "luks", engine: "default", secrets: [] });
     });
 
     it("qemu-img check passes with the secret", async () => {
