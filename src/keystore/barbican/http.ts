@@ -54,7 +54,12 @@ export class HttpClient {
   readonly timeoutMs: number;
   readonly retries: number;
   private readonly backoffMs: number;
-  /** Pooled sockets for idempotent calls; a stale socket costs one retry. */
+  /**
+   * Pooled sockets for idempotent calls; a stale socket costs one retry.
+   * Barbican's wsgiref server answers HTTP/1.0 without keep-alive, so Node
+   * closes every connection after its answer (checked: reusedSocket is never
+   * true there); pooling pays off only behind an HTTP/1.1 proxy or uWSGI.
+   */
   private readonly pooled: http.Agent;
   /** A fresh connection per POST: a non-idempotent request must never meet a socket the server already closed. */
   private readonly fresh: http.Agent;
