@@ -16,3 +16,31 @@ export { validateSecretXML } from "./xml/validate.js";
 export { VirError, isVirError, ErrorCode, ErrorDomain } from "./errors.js";
 export type { ErrorCodeName, ErrorCodeNumber, ErrorDomainName } from "./errors.js";
 export { parseUUID, formatUUID, canonicalUUID, generateUUID } from "./uuid.js";
+
+// Keystores: one KeyManager interface, local / KMIP / Barbican backends, XML configuration.
+export { KeyManagerError, NotAuthorized, KeyNotFound, passphraseFromKey } from "./keystore/key-manager.js";
+export type {
+  KeyManager,
+  Context,
+  ManagedObject,
+  ManagedObjectKind,
+  NewManagedObject,
+  CreateKeyOptions,
+  ListKeysFilter,
+  KeyManagerSupports,
+  KeyManagerErrorCode,
+} from "./keystore/key-manager.js";
+export { openKeystore, loadKeystoreConfig } from "./keystore/open.js";
+export type { OpenKeystoreOptions } from "./keystore/open.js";
+export type { KeystoreConfig, LocalKeystoreConfig, KmipKeystoreConfig, BarbicanKeystoreConfig } from "./keystore/config.js";
+export { parseKeystoreXML } from "./xml/keystore.js";
+export { deleteKeyIdempotent } from "./keystore/util.js";
+export { LocalKeyManager, openLocalKeystore } from "./keystore/local.js";
+export { KmipKeyManager, openKmipKeystore } from "./keystore/kmip/backend.js";
+export { startKmipServer } from "./keystore/kmip/server.js";
+export type { KmipServer, KmipServerConfig } from "./keystore/kmip/server.js";
+export { BarbicanKeyManager, openBarbicanKeystore } from "./keystore/barbican.js";
+
+// Storage volume XML.
+export { parseVolumeXML, formatVolumeXML } from "./xml/volume.js";
+export type { VolumeDef } from "./storage/volume-def.js";
