@@ -31,7 +31,13 @@
 //  - Persisted values stay sealed in the store until first read (open is fast,
 //    and plaintext is in memory only for values actually used); a tampered
 //    value surfaces as the store's unseal error on that read.
+//  - A secret may be bound to a keystore key (bindKey, see binding.ts): its
+//    value is then fetched from the keystore on every read and never stored;
+//    setValue on it is refused. The root's master key may itself be wrapped
+//    by a keystore key (masterKeyEnvelope, see store/envelope.ts).
 import { SecretStore, type StoreOp } from "../store/db.js";
+import { discardNewWrap, loadEnvelopeMasterKey, type MasterKeyEnvelope } from "../store/envelope.js";
+import { KeyBindings, checkBindingRequest, type KeyBinding, type KeyBindingRequest, type KeystoreSource } from "./binding.js";
 import { createHash } from "node:crypto";
 import { invalidArg, VirError, checkFlags } from "../errors.js";
 import { canonicalUUID } from "../uuid.js";
@@ -79,6 +85,13 @@ interface PersistedUsage {
 export interface SecretDriverOptions extends OpenSecretDriverOptions {
   /** the 32-byte master key itself (tests, embedding); wins over masterKeyFile */
   readonly masterKey?: Uint8Array;
+  /**
+   * The master key is kept wrapped by this keystore key in ROOT/master.key.wrapped
+   * (generated and wrapped on the root's first open). Excludes masterKey and masterKeyFile.
+   */
+  readonly masterKeyEnvelope?: MasterKeyEnvelope;
+  /** where key-bound secrets find their keystores (binding.ts); the driver never closes them */
+  readonly keystores?: KeystoreSource;
 }
 
 /** What openSecretDriver returns: the libvirt API plus virsecret's extension points. */
@@ -90,6 +103,15 @@ export interface SecretDriver extends SecretDriverApi {
   elevated(): ElevatedSecretStoreAccess;
   /** re-seal every stored value under a new master key (generated when absent) */
   rekey(newKey?: Uint8Array): Promise<void>;
+  /**
+   * Bind a secret's value to a keystore key (the key must be readable now).
+   * Replaces any value the secret had; persisted unless the secret is ephemeral.
+   */
+  bindKey(uuid: string, binding: KeyBindingRequest): Promise<void>;
+  /** Remove a secret's binding; the secret then has no value. */
+  unbindKey(uuid: string): Promise<void>;
+  /** The secret's binding, or undefined when its value is its own. */
+  keyBinding(uuid: string): KeyBinding | undefined;
 }
 
 const FN = {
@@ -237,6 +259,8 @@ class SecretDriverImpl implements SecretDriver {
   readonly #events = new SecretEventBus();
   readonly #acl: AccessControl;
   readonly #queue = new SerialQueue();
+  readonly #bindings: KeyBindings;
+  readonly #envelope: boolean;
   #closed = false;
 
   constructor(uri: string, root: string, store: SecretStore, opts: SecretDriverOptions) {
@@ -245,6 +269,8 @@ class SecretDriverImpl implements SecretDriver {
     this.store = store;
     this.readOnly = opts.readOnly === true;
     this.#acl = new AccessControl(opts.accessCheck);
+    this.#bindings = new KeyBindings(opts.keystores, store);
+    this.#envelope = opts.masterKeyEnvelope !== undefined;
     LISTS.set(this, this.#list);
   }
 
@@ -269,6 +295,7 @@ class SecretDriverImpl implements SecretDriver {
       }
       this.#list.add(obj);
     }
+    await this.#bindings.load((uuid) => this.#list.get(uuid) !== undefined);
   }
 
   // ---- checks shared by the entry points ----
@@ -371,6 +398,8 @@ class SecretDriverImpl implements SecretDriver {
       }
     }
 
+    const binding = this.#bindings.get(def.uuid);
+    if (binding !== undefined && value !== undefined) throw boundError(binding, FN.setValue);
     // a persistent redefine rewrites the record with its value; Q1 moves the value into memory
     const keptValue = value ?? (old !== undefined ? await this.#valueOf(old) : undefined);
     const ops: StoreOp[] = [];
@@ -380,9 +409,12 @@ class SecretDriverImpl implements SecretDriver {
         ops.push({ type: "del", space: SECRET_USAGE_SPACE, key: usageIndexKey(old.def.usageType, old.def.usageId!) });
       }
       ops.push(...this.#putOps(def, keptValue));
+      if (binding !== undefined && old?.def.ephemeral === true) ops.push(this.#bindings.putOp(binding));
     } else if (old !== undefined && !old.def.ephemeral) {
       // Q1 fix: persistent -> ephemeral takes definition and value out of the store
       ops.push(...this.#delOps(old.def));
+      // a binding follows its secret into memory only
+      if (binding !== undefined) ops.push(this.#bindings.delOp(def.uuid));
     }
     ops.push(...extraOps);
     if (ops.length > 0) await this.store.batch(ops);
@@ -487,6 +519,8 @@ class SecretDriverImpl implements SecretDriver {
         this.#checkOpen();
         const obj = this.#obj(uuid);
         this.#acl.ensureSecret(obj.def, "write");
+        const binding = this.#bindings.get(uuid);
+        if (binding !== undefined) throw boundError(binding, FN.setValue);
         checkValue(copy, FN.setValue);
         if (!obj.def.ephemeral) {
           await this.store.batch([{ type: "put", space: SECRET_SPACE, key: obj.def.uuid, data: toPersisted(obj.def), secret: copy }]);
@@ -509,6 +543,16 @@ class SecretDriverImpl implements SecretDriver {
     const obj = this.#obj(uuid);
     this.#acl.ensureSecret(obj.def, "read_secure");
     if (obj.def.isPrivate && !elevated) throw new VirError("INVALID_SECRET", "secret is private");
+    const binding = this.#bindings.get(uuid);
+    if (binding !== undefined) {
+      // fetched on every read: a deleted key or an unbind is never answered from a cache
+      const fetched = await this.#bindings.fetchValue(binding);
+      if (this.#list.get(uuid) !== obj) {
+        fetched.fill(0);
+        throw noSecret(uuid);
+      }
+      return fetched;
+    }
     const value = await this.#valueOf(obj);
     if (this.#list.get(uuid) !== obj) throw noSecret(uuid);
     if (value === undefined) throw new VirError("NO_SECRET", `secret '${uuid}' does not have a value`);
@@ -522,9 +566,13 @@ class SecretDriverImpl implements SecretDriver {
       this.#checkOpen();
       const obj = this.#obj(uuid);
       this.#acl.ensureSecret(obj.def, "delete");
-      const ops = obj.def.ephemeral ? [...extraOps] : [...this.#delOps(obj.def), ...extraOps];
+      const bound = this.#bindings.get(uuid) !== undefined;
+      const ops = obj.def.ephemeral
+        ? [...extraOps]
+        : [...this.#delOps(obj.def), ...(bound ? [this.#bindings.delOp(uuid)] : []), ...extraOps];
       if (ops.length > 0) await this.store.batch(ops);
       this.#list.remove(obj);
+      this.#bindings.delete(uuid);
       obj.stored = false;
       this.#emitLifecycle(obj.def, SecretLifecycleEvent.UNDEFINED);
       // libvirt memsets the value before freeing it
@@ -603,7 +651,71 @@ class SecretDriverImpl implements SecretDriver {
 
   rekey(newKey?: Uint8Array): Promise<void> {
     this.#checkWritable("rekey");
+    if (this.#envelope) {
+      // the wrapped file would still hold the old key and lock the root out
+      return Promise.reject(
+        new VirError("OPERATION_INVALID", `cannot rekey secret root '${this.root}': its master key is wrapped by a keystore key`),
+      );
+    }
     return this.#queue.run(() => this.store.rekey(newKey));
+  }
+
+  // ---- keystore bindings ----
+
+  #canonOrReject(uuid: string): string {
+    const canon = typeof uuid === "string" ? canonicalUUID(uuid) : null;
+    if (canon === null) throw invalidArg(`uuidstr in ${FN.lookupByUUID} must be a valid UUID`);
+    return canon;
+  }
+
+  async bindKey(uuid: string, req: KeyBindingRequest): Promise<void> {
+    this.#checkWritable("bindKey");
+    const canon = this.#canonOrReject(uuid);
+    const binding = checkBindingRequest(canon, req);
+    return this.#queue.run(async () => {
+      this.#checkOpen();
+      const obj = this.#obj(canon);
+      this.#acl.ensureSecret(obj.def, "write");
+      // prove the key readable now, so a wrong id fails here and not at the first read
+      (await this.#bindings.fetchValue(binding, req.context)).fill(0);
+      if (this.#list.get(canon) !== obj) throw noSecret(canon);
+      if (!obj.def.ephemeral) {
+        // the record loses any value it had: a bound value lives in the keystore only
+        await this.store.batch([
+          { type: "put", space: SECRET_SPACE, key: canon, data: toPersisted(obj.def) },
+          this.#bindings.putOp(binding),
+        ]);
+      }
+      obj.value?.fill(0);
+      delete obj.value;
+      obj.stored = false;
+      this.#bindings.set(binding);
+      this.#emitValueChanged(obj.def);
+    });
+  }
+
+  async unbindKey(uuid: string): Promise<void> {
+    this.#checkWritable("unbindKey");
+    const canon = this.#canonOrReject(uuid);
+    return this.#queue.run(async () => {
+      this.#checkOpen();
+      const obj = this.#obj(canon);
+      this.#acl.ensureSecret(obj.def, "write");
+      if (this.#bindings.get(canon) === undefined) {
+        throw new VirError("OPERATION_INVALID", `secret '${canon}' is not bound to a keystore key`);
+      }
+      if (!obj.def.ephemeral) await this.store.batch([this.#bindings.delOp(canon)]);
+      this.#bindings.delete(canon);
+      this.#emitValueChanged(obj.def);
+    });
+  }
+
+  keyBinding(uuid: string): KeyBinding | undefined {
+    this.#checkOpen();
+    const canon = this.#canonOrReject(uuid);
+    const obj = this.#obj(canon);
+    this.#acl.ensureSecret(obj.def, "read");
+    return this.#bindings.get(canon);
   }
 
   close(): Promise<void> {
@@ -612,11 +724,19 @@ class SecretDriverImpl implements SecretDriver {
       if (this.#closed) return;
       this.#closed = true;
       this.#events.clear();
+      this.#bindings.clear();
       for (const obj of this.#list.values()) obj.value?.fill(0);
       this.#list.clear();
       await this.store.close();
     });
   }
+}
+
+function boundError(b: KeyBinding, fn: string): VirError {
+  return new VirError(
+    "OPERATION_INVALID",
+    `${fn}: secret '${b.uuid}' is bound to keystore key ${b.keyId}; its value comes from keystore '${b.keystore}' (unbind it first)`,
+  );
 }
 
 /**
@@ -638,9 +758,14 @@ export async function openSecretDriver(opts: SecretDriverOptions = {}): Promise<
   const uri = opts.uri ?? defaultSecretURI();
   const { root } = parseSecretURI(uri);
   const masterKey = opts.masterKey !== undefined ? { key: opts.masterKey } : opts.masterKeyFile !== undefined ? { file: opts.masterKeyFile } : undefined;
+  if (opts.masterKeyEnvelope !== undefined && masterKey !== undefined) {
+    throw new VirError("INVALID_ARG", "masterKeyEnvelope cannot be combined with masterKey or masterKeyFile");
+  }
   // connect:getattr, as libvirt checks on open
   new AccessControl(opts.accessCheck).ensureConnect("getattr");
-  const store = await SecretStore.open(masterKey !== undefined ? { root, masterKey } : { root });
+  const store = opts.masterKeyEnvelope !== undefined
+    ? await openEnvelopeStore(root, opts.masterKeyEnvelope)
+    : await SecretStore.open(masterKey !== undefined ? { root, masterKey } : { root });
   const drv = new SecretDriverImpl(uri, root, store, opts);
   try {
     await drv.load();
@@ -649,4 +774,18 @@ export async function openSecretDriver(opts: SecretDriverOptions = {}): Promise<
     throw e;
   }
   return drv;
+}
+
+/** Open a root whose master key is wrapped by a keystore key (see store/envelope.ts). */
+async function openEnvelopeStore(root: string, env: MasterKeyEnvelope): Promise<SecretStore> {
+  const { key, created } = await loadEnvelopeMasterKey(root, env);
+  try {
+    return await SecretStore.open({ root, masterKey: { key } });
+  } catch (e) {
+    // a wrap just written for a root that then would not open must not stay behind
+    if (created) await discardNewWrap(root);
+    throw e;
+  } finally {
+    key.fill(0);
+  }
 }

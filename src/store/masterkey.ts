@@ -3,12 +3,15 @@
 //   2. MasterKeyOptions.file           (a raw 32-byte key file, private to its owner)
 //   3. $CREDENTIALS_DIRECTORY/secrets-encryption-key   (a systemd credential, as libvirt 12 names it)
 //   4. ROOT/master.key                 (generated, 0600, on the store's first open)
+// A root with ROOT/master.key.wrapped refuses 3 and 4: its key comes unwrapped
+// from a keystore (envelope.ts) and is handed in as 1.
 // Key bytes never appear in an error; only paths, lengths and modes do.
 import { randomBytes } from "node:crypto";
 import { constants as fsc, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { VirError } from "../errors.js";
 import { errnoText, writeFileAtomic } from "./atomic-file.js";
+import { readWrappedKeyFile, wrappedRootError } from "./envelope.js";
 import { MASTER_KEY_LENGTH } from "./seal.js";
 
 export interface MasterKeyOptions {
@@ -145,6 +148,10 @@ export async function loadMasterKey(
     const file = path.resolve(opts.file);
     return { key: await readKeyFile(file, { privateOnly: true }), source: "file", path: file };
   }
+  // A root whose key is wrapped by a keystore key opens only through that
+  // keystore (store/envelope.ts): never fall back to, or generate, a plain key.
+  const wrapped = await readWrappedKeyFile(root);
+  if (wrapped !== undefined) throw wrappedRootError(root, wrapped.keyId);
   const cred = credentialPath(load.env ?? process.env);
   if (cred !== undefined && (await exists(cred))) {
     // The credentials directory is private to the systemd unit and its file
