@@ -1,6 +1,10 @@
 // virsecret's public API. Import from "virsecret" only what is exported here.
 export { openSecretDriver, SECRET_SPACE, SECRET_USAGE_SPACE } from "./secret/driver.js";
 export type { SecretDriver, SecretDriverOptions } from "./secret/driver.js";
+export { BINDING_SPACE } from "./secret/binding.js";
+export type { KeyBinding, KeyBindingRequest, BindingContext, KeystoreResolver, KeystoreSource } from "./secret/binding.js";
+export { WRAPPED_KEY_FILE } from "./store/envelope.js";
+export type { MasterKeyEnvelope } from "./store/envelope.js";
 export * from "./secret/api.js";
 export { SecretUsageType, USAGE_ID_ELEMENT } from "./secret/def.js";
 export type { SecretDef, SecretUsageTypeName } from "./secret/def.js";
