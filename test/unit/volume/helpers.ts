@@ -9,7 +9,7 @@
 // chosen by MOCK_QEMU_MODE: ok | fail (partial file, ENOSPC) | kill (partial
 // file, then SIGKILL itself) | hang (partial file, then wait to be killed) |
 // cpu:N (qemu's PBKDF failure on the first N runs) | wait (until the test
-// creates the file "go" in the mock dir).
+// creates the file "go" in the mock dir) | wait-MODE (wait, then MODE).
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +27,7 @@ const crypto = require("crypto");
 const path = require("path");
 const argv = process.argv.slice(2);
 const prog = path.basename(process.argv[1]);
-const mode = process.env.MOCK_QEMU_MODE || "ok";
+let mode = process.env.MOCK_QEMU_MODE || "ok";
 const dir = process.env.MOCK_QEMU_DIR;
 const n = (() => { const f = path.join(dir, "count"); let c = 0; try { c = Number(fs.readFileSync(f, "utf8")); } catch {} c++; fs.writeFileSync(f, String(c)); return c; })();
 const obj = argv.indexOf("--object");
@@ -67,7 +67,10 @@ const partial = () => fs.writeFileSync(target, head.subarray(0, 100));
 if (mode.startsWith("cpu:") && n <= Number(mode.slice(4))) {
   process.stderr.write("qemu-img: " + target + ": Unable to get accurate CPU usage\\n"); process.exit(1);
 }
-if (mode === "wait") { while (!fs.existsSync(path.join(dir, "go"))) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); } }
+if (mode === "wait" || mode.startsWith("wait-")) {
+  while (!fs.existsSync(path.join(dir, "go"))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  mode = mode === "wait" ? "ok" : mode.slice(5);
+}
 if (mode === "fail") { partial(); process.stderr.write("qemu-img: " + target + ": Could not write: No space left on device\\n"); process.exit(1); }
 if (mode === "kill") { partial(); process.kill(process.pid, "SIGKILL"); }
 if (mode === "hang") { partial(); fs.writeFileSync(path.join(dir, "hanging"), String(process.pid)); setInterval(() => {}, 1000); }
