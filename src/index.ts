@@ -48,3 +48,15 @@ export { BarbicanKeyManager, openBarbicanKeystore } from "./keystore/barbican.js
 // Storage volume XML.
 export { parseVolumeXML, formatVolumeXML } from "./xml/volume.js";
 export type { VolumeDef } from "./storage/volume-def.js";
+export { openVolumeDriver } from "./storage/volume-driver.js";
+export type {
+  OpenVolumeDriverOptions,
+  CreateVolumeOptions,
+  DeleteVolumeOptions,
+  GenerateSecretMode,
+  KeyCheckResult,
+  VolumeDriver,
+  VolumeInfo,
+  VolumeRef,
+} from "./storage/volume-driver.js";
+export type { VolumeRecord } from "./storage/records.js";
