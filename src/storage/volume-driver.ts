@@ -244,7 +244,13 @@ class VolumeDriverImpl implements VolumeDriver {
     // '/' is 0x2f and '0' 0x30: exactly the paths directly or deeper under the pool
     const range = { gte: this.pool + "/", lt: this.pool + "0", secrets: false };
     for await (const [key, rec] of this.#store.list<unknown>(VOLUME_PENDING_SPACE, range)) {
-      if (dirname(key) === this.pool) pending.push(checkPendingVolume(key, rec.data));
+      if (dirname(key) !== this.pool) continue;
+      try {
+        pending.push(checkPendingVolume(key, rec.data));
+      } catch (e) {
+        // a damaged intent must not lock the pool; it is left for a person to look at
+        process.emitWarning(`${(e as Error).message}; skipped`, "VirsecretRecoveryWarning");
+      }
     }
     for (const p of pending) {
       // the passphrase file of a killed create (only a directory we named, never a path from elsewhere)

@@ -316,6 +316,26 @@ describe("storage/volume-driver (mock qemu-img)", () => {
       expect(await env.state()).to.deep.equal({ files: [], secrets: [], volumes: [], pending: [], secretFiles: [] });
     });
 
+    it("damaged records: a corrupt volume record is an error naming it, a corrupt intent is skipped at open", async () => {
+      const path = join(env.pool, "a.img");
+      await env.secrets.store.batch([
+        { type: "put", space: "volumes", key: path, data: { v: 1, name: "a.img", path: "/other", format: "raw", capacity: "1", ownsSecret: false } },
+        { type: "put", space: "volume-pending", key: join(env.pool, "b.img"), data: { v: 2 } },
+      ]);
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w.message);
+      process.on("warning", onWarning);
+      let vd;
+      try {
+        vd = await env.open();
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        process.off("warning", onWarning);
+      }
+      expect(warnings).to.deep.equal([`internal error: corrupt record 'volume-pending/${join(env.pool, "b.img")}' in the store; skipped`]);
+      await expectVirError(() => vd.record("a.img"), "INTERNAL_ERROR", `internal error: corrupt record 'volumes/${path}' in the store`);
+    });
+
     it("an existing name is refused (STORAGE_VOL_EXIST) and the file is not touched", async () => {
       const vd = await env.open();
       await writeFile(join(env.pool, "taken.img"), "data");
