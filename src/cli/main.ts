@@ -9,6 +9,7 @@ import type { CliIO } from "./io.js";
 import { UsageError, formatCommandHelp, parseCommandArgs, parseGlobalArgs, splitCommandLine } from "./options.js";
 import type { ParsedOptions } from "./options.js";
 import { SECRET_COMMANDS, STORE_COMMANDS, errorText } from "./secret-commands.js";
+import { SERVER_COMMANDS } from "./server-commands.js";
 import type { Command, CommandContext } from "./secret-commands.js";
 
 interface Group {
@@ -54,6 +55,7 @@ const helpCommand: Command = {
 const GROUPS: readonly Group[] = [
   { title: "Secret", keyword: "secret", commands: SECRET_COMMANDS },
   { title: "Secret store", keyword: "store", commands: STORE_COMMANDS },
+  { title: "Key-manager server", keyword: "server", commands: SERVER_COMMANDS },
   { title: "virsecret itself", keyword: "virsecret", commands: [helpCommand] },
 ];
 
