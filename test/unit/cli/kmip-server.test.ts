@@ -19,6 +19,8 @@ import { runCli, scratch } from "./run.js";
 const BIN = fileURLToPath(new URL("../../../bin/virsecret.js", import.meta.url));
 const LISTENING = /^KMIP server listening on 127\.0\.0\.1:(\d+)\n/;
 const CTX = { project: "cli-test" };
+/** every process spawned, killed after each test in case an assertion left one behind */
+const children: ChildProcess[] = [];
 
 interface Running {
   readonly proc: ChildProcess;
@@ -29,8 +31,9 @@ interface Running {
 }
 
 /** Spawn `virsecret kmip-server …` and wait for its listening line. */
-async function startServerProcess(args: string[]): Promise<Running> {
-  const proc = spawn(BIN, ["kmip-server", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+async function startServerProcess(args: string[], cwd?: string): Promise<Running> {
+  const proc = spawn(BIN, ["kmip-server", ...args], { stdio: ["ignore", "pipe", "pipe"], cwd });
+  children.push(proc);
   let out = "";
   let err = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
@@ -79,7 +82,6 @@ describe("cli: kmip-server", function () {
   let ca: TestCa;
   let server: Issued;
   let client: Issued;
-  const running: Running[] = [];
   const managers: KeyManager[] = [];
 
   /** A config in `sub` whose paths are all relative to it (PKI one level up). */
@@ -127,14 +129,13 @@ describe("cli: kmip-server", function () {
   });
   afterEach(async function () {
     for (const km of managers.splice(0)) await km.close();
-    for (const r of running.splice(0)) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill("SIGKILL");
+    for (const p of children.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   });
   after(() => cleanup());
 
   it("serves KMIP; SIGTERM stops it (exit 0, under 2 s) with a client still connected; the key survives a restart on --port", async function () {
     const config = writeConfig("main");
     const first = await startServerProcess(["--config", config]);
-    running.push(first);
     const km = await backend(first.port);
     const id = await km.createKey(CTX, { algorithm: "AES", length: 256, name: "cli-key" });
     const got = await km.getKey(CTX, id);
@@ -149,10 +150,10 @@ describe("cli: kmip-server", function () {
     expect(first.out()).to.equal(`KMIP server listening on 127.0.0.1:${first.port}\nKMIP server stopped (SIGTERM)\n\n`);
     expect(first.err()).to.equal("");
 
-    // the same data on a port chosen by --port (the config says 0)
+    // the same data on a port chosen by --port (the config says 0), the config
+    // named relative to another working directory
     const want = await freePort();
-    const second = await startServerProcess([config, "--port", String(want)]);
-    running.push(second);
+    const second = await startServerProcess(["main/kmip-server.xml", "--port", String(want)], dir);
     expect(second.port).to.equal(want);
     const km2 = await backend(second.port);
     const again = await km2.getKey(CTX, id);
@@ -166,12 +167,12 @@ describe("cli: kmip-server", function () {
 
   it("-q keeps the listening line (it carries the port) and drops the rest", async function () {
     const r = await startServerProcess(["--config", writeConfig("quiet")]);
-    running.push(r);
     r.proc.kill("SIGTERM");
     await r.exited;
     expect(r.out()).to.match(/\nKMIP server stopped \(SIGTERM\)\n\n$/);
 
     const q = spawn(BIN, ["-q", "kmip-server", writeConfig("quiet2")], { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(q);
     let out = "";
     q.stdout.on("data", (d: Buffer) => {
       out += d.toString();
