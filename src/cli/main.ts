@@ -11,6 +11,7 @@ import type { ParsedOptions } from "./options.js";
 import { SECRET_COMMANDS, STORE_COMMANDS, errorText } from "./secret-commands.js";
 import { SERVER_COMMANDS } from "./server-commands.js";
 import type { Command, CommandContext } from "./secret-commands.js";
+import { VOL_COMMANDS } from "./vol-commands.js";
 
 interface Group {
   readonly title: string;
@@ -55,6 +56,7 @@ const helpCommand: Command = {
 const GROUPS: readonly Group[] = [
   { title: "Secret", keyword: "secret", commands: SECRET_COMMANDS },
   { title: "Secret store", keyword: "store", commands: STORE_COMMANDS },
+  { title: "Storage Volume", keyword: "volume", commands: VOL_COMMANDS },
   { title: "Key-manager server", keyword: "server", commands: SERVER_COMMANDS },
   { title: "virsecret itself", keyword: "virsecret", commands: [helpCommand] },
 ];
