@@ -1,0 +1,56 @@
+// The eight scenarios of spec/scenarios.md, in order, and one runner used by
+// both `npm run scenarios` and test/scenarios/: a fresh workdir per run,
+// removed afterwards, the verdict judged on the returned end state.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KmipChoice } from "./kmip.js";
+import type { Check, Scenario, ScenarioId, ScenarioResult } from "./lib.js";
+import { s1 } from "./s1-auto-secret-local-db.js";
+import { s2 } from "./s2-auto-secret-no-db.js";
+import { s3 } from "./s3-manual-passphrase.js";
+import { s4 } from "./s4-keystore-start-guest.js";
+import { s5 } from "./s5-keystore-create-volume.js";
+import { s6 } from "./s6-byok.js";
+import { s7 } from "./s7-keys-per-tenant.js";
+import { s8 } from "./s8-cluster.js";
+
+export { s1, s2, s3, s4, s5, s6, s7, s8 };
+
+export const SCENARIOS: ReadonlyArray<Scenario<ScenarioResult>> = [s1, s2, s3, s4, s5, s6, s7, s8];
+
+export interface ScenarioOutcome<R extends ScenarioResult = ScenarioResult> {
+  readonly id: ScenarioId;
+  readonly title: string;
+  /** the end state; absent when the run threw */
+  readonly result?: R;
+  readonly checks: Check[];
+  /** why the run threw */
+  readonly error?: unknown;
+  readonly passed: boolean;
+  readonly ms: number;
+}
+
+export function findScenario(name: string): Scenario<ScenarioResult> | undefined {
+  const n = name.toLowerCase();
+  const id = /^\d$/.test(n) ? `s${n}` : n.split("-")[0];
+  return SCENARIOS.find((s) => s.id === id);
+}
+
+/** Run one scenario in a workdir of its own (removed afterwards, whatever happened). */
+export async function runScenario<R extends ScenarioResult>(
+  sc: Scenario<R>,
+  opts: { log?: (step: string) => void; kmip?: KmipChoice } = {},
+): Promise<ScenarioOutcome<R>> {
+  const started = Date.now();
+  const workdir = await mkdtemp(join(tmpdir(), `virsecret-${sc.id}-`));
+  try {
+    const result = await sc.run({ log: opts.log ?? (() => undefined), workdir, ...(opts.kmip ? { kmip: opts.kmip } : {}) });
+    const checks = sc.verify(result);
+    return { id: sc.id, title: sc.title, result, checks, passed: checks.length > 0 && checks.every((c) => c.ok), ms: Date.now() - started };
+  } catch (error) {
+    return { id: sc.id, title: sc.title, checks: [], error, passed: false, ms: Date.now() - started };
+  } finally {
+    await rm(workdir, { recursive: true, force: true });
+  }
+}

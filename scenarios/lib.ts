@@ -1,0 +1,352 @@
+// Shared pieces of the end-to-end scenarios: what a scenario is, the checks
+// its verdict is made of, the real-tool preflight, volume XML, byte scans of
+// a secret root, and "the agent boots the guest" with real qemu-io.
+import { execFile } from "node:child_process";
+import { randomInt } from "node:crypto";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { KmipChoice } from "./kmip.js";
+import { isVirError, parseSecretXML, parseVolumeXML, type SecretDriver, type VolumeDriver } from "../src/index.js";
+import { QEMU_IMG_PACKAGE } from "../src/storage/qemu-img.js";
+import { withSecretFile } from "../src/storage/secret-file.js";
+
+const execFileP = promisify(execFile);
+
+export type ScenarioId = "s1" | "s2" | "s3" | "s4" | "s5" | "s6" | "s7" | "s8";
+
+export interface ScenarioContext {
+  /** prints one step of the story (the script prefixes "[sN] ") */
+  readonly log: (step: string) => void;
+  /** an empty directory the scenario owns; the runner removes it afterwards */
+  readonly workdir: string;
+  /** which KMIP server scenarios 4, 5 and 8 talk to; default "auto" */
+  readonly kmip?: KmipChoice;
+}
+
+/** Every result names its scenario; the rest is the scenario's own end state. */
+export interface ScenarioResult {
+  readonly scenario: ScenarioId;
+}
+
+/** One claim of a scenario's verdict, judged on the returned end state. */
+export interface Check {
+  readonly claim: string;
+  readonly ok: boolean;
+}
+
+export interface Scenario<R extends ScenarioResult = ScenarioResult> {
+  readonly id: ScenarioId;
+  readonly title: string;
+  /** does the scenario talk to a KMIP server (needs openssl when it starts ours) */
+  readonly usesKmip: boolean;
+  run(ctx: ScenarioContext): Promise<R>;
+  verify(result: R): Check[];
+}
+
+export function check(claim: string, ok: boolean): Check {
+  return { claim, ok };
+}
+
+// ---- preflight: the real tools, never a fake boot ----
+
+/** A program the scenarios need is missing; the message names the Debian package. */
+export class MissingToolError extends Error {
+  constructor(
+    readonly program: string,
+    readonly debianPackage: string,
+  ) {
+    super(`${program} was not found on PATH: install the Debian package '${debianPackage}' (apt-get install ${debianPackage})`);
+    this.name = "MissingToolError";
+  }
+}
+
+async function requireProgram(program: string, args: string[], pkg: string): Promise<void> {
+  try {
+    await execFileP(program, args, { timeout: 20_000 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new MissingToolError(program, pkg);
+    throw e;
+  }
+}
+
+/** qemu-img and qemu-io (Debian: qemu-utils) must be there: a boot is real or it is not done. */
+export async function requireQemuTools(): Promise<void> {
+  await requireProgram("qemu-img", ["--version"], QEMU_IMG_PACKAGE);
+  await requireProgram("qemu-io", ["--version"], QEMU_IMG_PACKAGE);
+}
+
+/** openssl makes the throwaway certificates of our own KMIP server. */
+export async function requireOpenssl(): Promise<void> {
+  await requireProgram("openssl", ["version"], "openssl");
+}
+
+// ---- small helpers ----
+
+export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+/** A directory under the scenario's workdir (created). */
+export async function subdir(ctx: ScenarioContext, name: string): Promise<string> {
+  const d = join(ctx.workdir, name);
+  await mkdir(d, { recursive: true, mode: 0o700 });
+  return d;
+}
+
+/** A dir-pool volume description; `encryption` is the <encryption> element, if any. */
+export function volumeXML(name: string, format: "raw" | "qcow2", encryption: string, capacityMiB = 16): string {
+  return `<volume><name>${name}</name><capacity unit='MiB'>${capacityMiB}</capacity>` +
+    `<target><format type='${format}'/>${encryption}</target></volume>`;
+}
+
+/** The libvirt-style error code of a rejection (VirError code, key-manager code, or the class name). */
+export function errorCode(e: unknown): string {
+  if (isVirError(e)) return e.codeName;
+  const c = (e as { code?: unknown })?.code;
+  if (typeof c === "string") return c;
+  return e instanceof Error ? e.name : "unknown";
+}
+
+/** Run `fn`; the outcome as data (a scenario returns failures as end state, not as throws). */
+export async function outcome<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string; message: string }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    return { ok: false, code: errorCode(e), message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+// ---- byte scans of a root ----
+
+export interface ScanResult {
+  /** files looked at (a scan of an empty tree must not pass silently) */
+  readonly files: number;
+  /** paths, relative to the scanned dir, whose bytes contain a needle */
+  readonly hits: string[];
+}
+
+/** Every file under `dir` whose bytes contain any of `needles`. */
+export async function scanTree(dir: string, needles: readonly Uint8Array[]): Promise<ScanResult> {
+  const hits: string[] = [];
+  let files = 0;
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const ent of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, ent.name);
+      const r = rel === "" ? ent.name : `${rel}/${ent.name}`;
+      if (ent.isDirectory()) await walk(p, r);
+      else if (ent.isFile()) {
+        files++;
+        const bytes = await readFile(p);
+        if (needles.some((n) => n.length > 0 && bytes.indexOf(Buffer.from(n)) >= 0)) hits.push(r);
+      }
+    }
+  };
+  await walk(dir, "");
+  return { files, hits };
+}
+
+/** A value as it could sit in a file: raw, base64, hex. */
+export function valueForms(value: Uint8Array): Uint8Array[] {
+  const b = Buffer.from(value);
+  return [new Uint8Array(b), enc(b.toString("base64")), enc(b.toString("hex"))];
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+// ---- the guest: data written after creation, read back at boot ----
+
+/** A disk of a guest: the volume file and the secret its <encryption> names. */
+export interface Disk {
+  readonly path: string;
+  readonly format: "raw" | "qcow2";
+  readonly secretUuid: string;
+}
+
+/** What the guest writes: a few regions, each filled with one byte (chosen per run). */
+export interface GuestData {
+  readonly regions: ReadonlyArray<{ readonly offset: number; readonly length: number; readonly byte: number }>;
+}
+
+/** Run-length summary of bytes read: [[byte, count], ...]. */
+export type ByteRuns = Array<[number, number]>;
+
+export interface BootResult {
+  /** qemu-io opened the volume and every read completed */
+  readonly opened: boolean;
+  /** how the agent read the secret: through the elevated handle (private) or plain GetValue */
+  readonly secretRead?: "elevated" | "plain";
+  /** per region, the bytes qemu-io returned */
+  readonly read: ReadonlyArray<{ readonly offset: number; readonly runs: ByteRuns }>;
+  /** every region read back exactly what was written */
+  readonly dataMatches: boolean;
+  /** why the boot failed (libvirt error code or qemu-io's complaint) */
+  readonly error?: string;
+}
+
+/** Random, distinct fill bytes, so no run can pass on a hard-coded pattern. */
+export function guestData(): GuestData {
+  const a = randomInt(1, 255);
+  let b = randomInt(1, 255);
+  if (b === a) b = (a % 254) + 1;
+  return { regions: [{ offset: 0, length: 4096, byte: a }, { offset: 1024 * 1024, length: 4096, byte: b }] };
+}
+
+/** The disk of volume `name` as its description shows it (format, path, the secret's uuid). */
+export async function diskOf(vd: VolumeDriver, name: string): Promise<Disk> {
+  const def = parseVolumeXML(await vd.getXMLDesc(name));
+  const sec = def.target.encryption?.secrets[0];
+  if (sec === undefined || sec.type !== "uuid") throw new Error(`volume ${name} names no secret uuid in its description`);
+  if (def.target.format !== "raw" && def.target.format !== "qcow2") throw new Error(`volume ${name} is ${def.target.format}, not raw or qcow2`);
+  return { path: def.target.path!, format: def.target.format, secretUuid: sec.uuid };
+}
+
+/** The agent resolves the disk's secret: elevated where the secret is private, else plain GetValue. */
+async function resolveSecret(secrets: SecretDriver, uuid: string): Promise<{ value: Uint8Array; how: "elevated" | "plain" }> {
+  const h = secrets.lookupByUUID(uuid);
+  const def = parseSecretXML(h.getXMLDesc());
+  if (def.isPrivate) return { value: await secrets.elevated().getValue(uuid), how: "elevated" };
+  return { value: await h.getValue(), how: "plain" };
+}
+
+function imageOpts(disk: Disk, secretPath: string): string[] {
+  const opts = disk.format === "qcow2"
+    ? `driver=qcow2,file.filename=${disk.path},encrypt.key-secret=sec0`
+    : `driver=luks,file.filename=${disk.path},key-secret=sec0`;
+  return ["--object", `secret,id=sec0,format=raw,file=${secretPath}`, "--image-opts", opts];
+}
+
+async function qemuIo(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileP("qemu-io", args, { env: { ...process.env, LC_ALL: "C" }, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: unknown; stdout?: string; stderr?: string };
+    if (x.code === "ENOENT") throw new MissingToolError("qemu-io", QEMU_IMG_PACKAGE);
+    return { code: typeof x.code === "number" ? x.code : -1, stdout: x.stdout ?? "", stderr: x.stderr ?? "" };
+  }
+}
+
+/** qemu-io's complaint without paths of secret files. */
+function toolError(r: { stdout: string; stderr: string }): string {
+  const text = (r.stderr.trim() || r.stdout.trim()).split("\n")[0] ?? "";
+  return text.replace(/file=[^,\s]+/g, "file=…").slice(0, 300);
+}
+
+/** Parse `read -v` hex dumps ("00000000:  5a 5a …  ZZ…") into bytes per region, in order. */
+function parseDumps(stdout: string, regions: GuestData["regions"]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const lines = stdout.split("\n");
+  let i = 0;
+  for (const r of regions) {
+    const bytes: number[] = [];
+    for (; i < lines.length && bytes.length < r.length; i++) {
+      const m = /^([0-9a-f]{8}):\s+((?:[0-9a-f]{2} ){1,16})/.exec(lines[i]!);
+      if (!m) continue;
+      for (const h of m[2]!.trim().split(" ")) bytes.push(parseInt(h, 16));
+    }
+    out.push(Uint8Array.from(bytes));
+  }
+  return out;
+}
+
+function runsOf(bytes: Uint8Array): ByteRuns {
+  const runs: ByteRuns = [];
+  for (const b of bytes) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === b) last[1]++;
+    else runs.push([b, 1]);
+  }
+  return runs;
+}
+
+/** "0x5a×4096" */
+export function formatRuns(runs: ByteRuns): string {
+  if (runs.length === 0) return "nothing";
+  const shown = runs.slice(0, 4).map(([b, n]) => `0x${b.toString(16).padStart(2, "0")}×${n}`).join(" ");
+  return runs.length > 4 ? `${shown} …(${runs.length} runs)` : shown;
+}
+
+/**
+ * The guest's first run writes its data (the app installs it after creating
+ * the volume). The secret is resolved through the driver like at boot.
+ */
+export async function installGuest(secrets: SecretDriver, disk: Disk, data: GuestData, secretFileDir: string): Promise<void> {
+  const { value } = await resolveSecret(secrets, disk.secretUuid);
+  try {
+    await withSecretFile(value, async (file) => {
+      const cmds = data.regions.flatMap((r) => ["-c", `write -P 0x${r.byte.toString(16)} ${r.offset} ${r.length}`]);
+      const r = await qemuIo([...imageOpts(disk, file), ...cmds]);
+      if (r.code !== 0 || /error|failed/i.test(r.stdout)) throw new Error(`qemu-io could not write the guest data: ${toolError(r)}`);
+    }, { dir: secretFileDir, name: "install" });
+  } finally {
+    value.fill(0);
+  }
+}
+
+/**
+ * "The agent boots the guest": resolve the disk's secret through the driver,
+ * open the volume with real qemu-io (secret in a 0600 file) and read back
+ * what the guest wrote. A failure is returned as data, not thrown.
+ */
+export async function bootGuest(secrets: SecretDriver, disk: Disk, data: GuestData, secretFileDir: string): Promise<BootResult> {
+  let resolved: { value: Uint8Array; how: "elevated" | "plain" };
+  try {
+    resolved = await resolveSecret(secrets, disk.secretUuid);
+  } catch (e) {
+    if (e instanceof MissingToolError) throw e;
+    return { opened: false, read: [], dataMatches: false, error: `${errorCode(e)}: ${(e as Error).message}` };
+  }
+  try {
+    return await withSecretFile(resolved.value, async (file) => {
+      const cmds = data.regions.flatMap((r) => ["-c", `read -v ${r.offset} ${r.length}`]);
+      const r = await qemuIo(["-r", ...imageOpts(disk, file), ...cmds]);
+      const done = data.regions.every((reg) => r.stdout.includes(`read ${reg.length}/${reg.length} bytes at offset ${reg.offset}`));
+      if (r.code !== 0 || !done) {
+        return { opened: false, secretRead: resolved.how, read: [], dataMatches: false, error: toolError(r) };
+      }
+      const dumps = parseDumps(r.stdout, data.regions);
+      const read = data.regions.map((reg, i) => ({ offset: reg.offset, runs: runsOf(dumps[i]!) }));
+      const dataMatches = data.regions.every((reg, i) => {
+        const runs = read[i]!.runs;
+        return runs.length === 1 && runs[0]![0] === reg.byte && runs[0]![1] === reg.length;
+      });
+      return { opened: true, secretRead: resolved.how, read, dataMatches };
+    }, { dir: secretFileDir, name: "boot" });
+  } finally {
+    resolved.value.fill(0);
+  }
+}
+
+/** One line about a boot, for the step log. */
+export function describeBoot(b: BootResult): string {
+  if (!b.opened) return `boot failed: ${b.error ?? "unknown"}`;
+  const reads = b.read.map((r) => `@${r.offset}: ${formatRuns(r.runs)}`).join(", ");
+  return `qemu-io opened it (secret read ${b.secretRead}) and read back ${reads}${b.dataMatches ? " = what was written" : " ≠ what was written"}`;
+}
+
+/** Checks every boot should pass. */
+export function bootChecks(label: string, b: BootResult, data: GuestData): Check[] {
+  return [
+    check(`${label}: qemu-io opened the encrypted volume`, b.opened),
+    check(
+      `${label}: the guest read back the data written earlier (${data.regions.map((r) => `0x${r.byte.toString(16)}`).join(", ")})`,
+      b.dataMatches,
+    ),
+  ];
+}
+
+/** qemu-img info of a volume file, as the real tool reports it. */
+export async function imageInfo(path: string): Promise<{ format: string; encrypted: boolean; encryptFormat?: string }> {
+  let stdout: string;
+  try {
+    stdout = (await execFileP("qemu-img", ["info", "--output=json", path], { env: { ...process.env, LC_ALL: "C" }, timeout: 60_000 })).stdout;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new MissingToolError("qemu-img", QEMU_IMG_PACKAGE);
+    throw new Error(`qemu-img info ${path} failed: ${toolError(e as { stdout: string; stderr: string })}`);
+  }
+  const info = JSON.parse(stdout) as { format: string; encrypted?: boolean; "format-specific"?: { data?: { encrypt?: { format?: string } } } };
+  const encryptFormat = info.format === "luks" ? "luks" : info["format-specific"]?.data?.encrypt?.format;
+  return { format: info.format, encrypted: info.encrypted === true, ...(encryptFormat !== undefined ? { encryptFormat } : {}) };
+}

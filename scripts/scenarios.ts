@@ -1,0 +1,83 @@
+// `npm run scenarios [-- s3 ...] [--kmip=auto|pykmip|virsecret]`: runs the
+// scenarios of spec/scenarios.md end to end, one by one, printing every step
+// as "[sN] ...", each check of the verdict, and a summary line per scenario.
+// Exits 1 when a scenario fails, 2 when a needed tool is missing or the
+// arguments are wrong.
+import { findScenario, runScenario, SCENARIOS } from "../scenarios/index.js";
+import { parseKmipChoice, type KmipChoice } from "../scenarios/kmip.js";
+import { MissingToolError, requireQemuTools, type Scenario, type ScenarioResult } from "../scenarios/lib.js";
+
+const USAGE = "usage: npm run scenarios [-- [s1..s8 ...] [--kmip=auto|pykmip|virsecret]]";
+
+function parseArgs(argv: readonly string[]): { selected: Array<Scenario<ScenarioResult>>; kmip: KmipChoice } {
+  let kmip = parseKmipChoice(process.env["VIRSECRET_SCENARIO_KMIP"]);
+  const selected: Array<Scenario<ScenarioResult>> = [];
+  for (const a of argv) {
+    if (a === "-h" || a === "--help") {
+      console.log(USAGE);
+      for (const s of SCENARIOS) console.log(`  ${s.id}  ${s.title}`);
+      process.exit(0);
+    }
+    if (a.startsWith("--kmip=")) {
+      kmip = parseKmipChoice(a.slice("--kmip=".length));
+      continue;
+    }
+    const sc = findScenario(a);
+    if (!sc) throw new Error(`unknown scenario '${a}' (${SCENARIOS.map((s) => s.id).join(", ")})`);
+    if (!selected.includes(sc)) selected.push(sc);
+  }
+  return { selected: selected.length > 0 ? selected : [...SCENARIOS], kmip };
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await requireQemuTools();
+  } catch (e) {
+    if (e instanceof MissingToolError) {
+      console.error(`error: ${e.message}\nThe scenarios boot guests with the real qemu-img/qemu-io; there is no fake boot.`);
+      return 2;
+    }
+    throw e;
+  }
+
+  const summary: string[] = [];
+  let failed = 0;
+  for (const sc of args.selected) {
+    const tag = `[${sc.id}]`;
+    console.log(`${tag} === ${sc.title} ===`);
+    const out = await runScenario(sc, { log: (step) => console.log(`${tag} ${step}`), kmip: args.kmip });
+    for (const c of out.checks) console.log(`${tag} check: ${c.ok ? "ok    " : "FAILED"} ${c.claim}`);
+    if (out.error !== undefined) console.log(`${tag} ERROR: ${describeError(out.error)}`);
+    if (out.error instanceof MissingToolError) {
+      console.error(`error: ${out.error.message}`);
+      return 2;
+    }
+    const verdict = out.passed ? "PASS" : "FAIL";
+    console.log(`${tag} verdict: ${verdict} (${out.checks.filter((c) => c.ok).length}/${out.checks.length} checks, ${(out.ms / 1000).toFixed(1)} s)`);
+    if (!out.passed) failed++;
+    summary.push(`${sc.id}  ${verdict}  ${sc.title}  (${(out.ms / 1000).toFixed(1)} s)`);
+  }
+  console.log("\nsummary:");
+  for (const line of summary) console.log(`  ${line}`);
+  console.log(failed === 0 ? `all ${summary.length} scenario(s) passed` : `${failed} of ${summary.length} scenario(s) FAILED`);
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`error: ${describeError(e)}`);
+    process.exit(1);
+  },
+);
