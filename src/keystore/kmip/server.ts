@@ -50,13 +50,53 @@ const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
 const CLOSE_GRACE_MS = 250;
 
 export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer> {
-  const [cert, key, ca] = await Promise.all([readFile(cfg.cert), readFile(cfg.key), readFile(cfg.ca)]);
   const store = await KmipObjectStore.open(cfg.dataDir, await loadSealKey(cfg.sealKeyFile));
   const engine = new KmipEngine(store);
   const maxBytes = cfg.maxMessageBytes ?? DEFAULT_MAX_BYTES;
   const connections = new Map<tls.TLSSocket, { busy: boolean }>();
   let closing = false;
 
+  // Anything failing from here on (unusable TLS files, port in use) must
+  // release the store, or its LevelDB lock outlives the failed start.
+  let server: tls.Server;
+  try {
+    server = await listenKmip(cfg, engine, maxBytes, connections, () => closing);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : (cfg.port ?? 5696);
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close(): Promise<void> {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((r) => server.close(() => r()));
+        for (const [s, st] of connections) if (!st.busy) s.destroy();
+        const deadline = setTimeout(() => {
+          for (const s of connections.keys()) s.destroy();
+        }, CLOSE_GRACE_MS);
+        await stopped;
+        clearTimeout(deadline);
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Create the mutual-TLS server, wire the per-connection KMIP loop, and listen. */
+async function listenKmip(
+  cfg: KmipServerConfig,
+  engine: KmipEngine,
+  maxBytes: number,
+  connections: Map<tls.TLSSocket, { busy: boolean }>,
+  isClosing: () => boolean,
+): Promise<tls.Server> {
+  const [cert, key, ca] = await Promise.all([readFile(cfg.cert), readFile(cfg.key), readFile(cfg.ca)]);
   const server = tls.createServer({
     cert,
     key,
@@ -71,7 +111,7 @@ export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer
   server.on("tlsClientError", (_e: Error, socket: Socket) => socket.destroy());
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
-    if (closing) return void socket.destroy();
+    if (isClosing()) return void socket.destroy();
     const state = { busy: false };
     connections.set(socket, state);
     socket.setNoDelay(true);
@@ -137,7 +177,7 @@ export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer
             reply(KmipEngine.invalidMessage(undefined, "Error processing request message."));
           } finally {
             state.busy = false;
-            if (closing) socket.destroy();
+            if (isClosing()) socket.destroy();
           }
         });
       }
@@ -151,25 +191,5 @@ export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer
       resolve();
     });
   });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : (cfg.port ?? 5696);
-
-  let closed: Promise<void> | undefined;
-  return {
-    port,
-    close(): Promise<void> {
-      closed ??= (async () => {
-        closing = true;
-        const stopped = new Promise<void>((r) => server.close(() => r()));
-        for (const [s, st] of connections) if (!st.busy) s.destroy();
-        const deadline = setTimeout(() => {
-          for (const s of connections.keys()) s.destroy();
-        }, CLOSE_GRACE_MS);
-        await stopped;
-        clearTimeout(deadline);
-        await store.close();
-      })();
-      return closed;
-    },
-  };
+  return server;
 }

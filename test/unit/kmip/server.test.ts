@@ -7,6 +7,7 @@ import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStat
 import * as M from "../../../src/keystore/kmip/messages.js";
 import { decodeTtlv, encodeTtlv } from "../../../src/keystore/kmip/ttlv.js";
 import { TestCa } from "./pki.js";
+import { startKmipServer } from "../../../src/keystore/kmip/server.js";
 import { startTestServer, type TestServer } from "./server-fixture.js";
 
 const AES = { cryptographicAlgorithm: CryptographicAlgorithm.AES, cryptographicLength: 256, cryptographicUsageMask: 12 };
@@ -231,6 +232,20 @@ describe("kmip/server", function () {
       expect(bytes.includes(Buffer.from(value.toString("hex"))), f).to.equal(false);
     }
     expect(statSync(srv.config.sealKeyFile).mode & 0o777).to.equal(0o600);
+  });
+
+  it("releases its data directory when it cannot listen (port in use), so a retry on the same data works", async () => {
+    const dataDir = join(srv.dir, "db-retry");
+    const cfg = { ...srv.config, dataDir, port: srv.port };
+    let err: unknown;
+    try {
+      await startKmipServer(cfg);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as NodeJS.ErrnoException | undefined)?.code).to.equal("EADDRINUSE");
+    const again = await startKmipServer({ ...cfg, port: 0 });
+    await again.close();
   });
 
   describe("TLS", () => {
