@@ -12,6 +12,7 @@ import { SECRET_COMMANDS, STORE_COMMANDS, errorText } from "./secret-commands.js
 import { SERVER_COMMANDS } from "./server-commands.js";
 import type { Command, CommandContext } from "./secret-commands.js";
 import { VOL_COMMANDS } from "./vol-commands.js";
+import { CliKeystores, KEY_COMMANDS } from "./key-commands.js";
 
 interface Group {
   readonly title: string;
@@ -58,6 +59,7 @@ const GROUPS: readonly Group[] = [
   { title: "Secret store", keyword: "store", commands: STORE_COMMANDS },
   { title: "Storage Volume", keyword: "volume", commands: VOL_COMMANDS },
   { title: "Key-manager server", keyword: "server", commands: SERVER_COMMANDS },
+  { title: "Keystore", keyword: "keystore", commands: KEY_COMMANDS },
   { title: "virsecret itself", keyword: "virsecret", commands: [helpCommand] },
 ];
 
@@ -156,9 +158,11 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
 
   let drv: SecretDriver | undefined = opts.driver;
   const ownDriver = drv === undefined;
+  // keystores that key-bound secrets name (by config file path), opened on first read
+  const keystores = new CliKeystores();
   if (cmd.needsDriver && drv === undefined) {
     try {
-      drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env) });
+      drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env), keystores: keystores.resolve });
     } catch (e) {
       io.stderr("error: failed to connect to the hypervisor\n");
       return err(errorText(e));
@@ -189,6 +193,7 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
         ok = false;
       }
     }
+    await keystores.close();
   }
   if (!global.quiet) io.stdout("\n");
   return ok ? 0 : 1;
