@@ -31,6 +31,9 @@ export interface ScenarioOutcome<R extends ScenarioResult = ScenarioResult> {
   readonly ms: number;
 }
 
+/** Workdirs of runs in progress, so an interrupted script can still remove them. */
+export const activeWorkdirs = new Set<string>();
+
 export function findScenario(name: string): Scenario<ScenarioResult> | undefined {
   const n = name.toLowerCase();
   const id = /^\d$/.test(n) ? `s${n}` : n.split("-")[0];
@@ -44,6 +47,7 @@ export async function runScenario<R extends ScenarioResult>(
 ): Promise<ScenarioOutcome<R>> {
   const started = Date.now();
   const workdir = await mkdtemp(join(tmpdir(), `virsecret-${sc.id}-`));
+  activeWorkdirs.add(workdir);
   try {
     const result = await sc.run({ log: opts.log ?? (() => undefined), workdir, ...(opts.kmip ? { kmip: opts.kmip } : {}) });
     const checks = sc.verify(result);
@@ -52,5 +56,6 @@ export async function runScenario<R extends ScenarioResult>(
     return { id: sc.id, title: sc.title, checks: [], error, passed: false, ms: Date.now() - started };
   } finally {
     await rm(workdir, { recursive: true, force: true });
+    activeWorkdirs.delete(workdir);
   }
 }

@@ -3,7 +3,8 @@
 // as "[sN] ...", each check of the verdict, and a summary line per scenario.
 // Exits 1 when a scenario fails, 2 when a needed tool is missing or the
 // arguments are wrong.
-import { findScenario, runScenario, SCENARIOS } from "../scenarios/index.js";
+import { rmSync } from "node:fs";
+import { activeWorkdirs, findScenario, runScenario, SCENARIOS } from "../scenarios/index.js";
 import { parseKmipChoice, type KmipChoice } from "../scenarios/kmip.js";
 import { MissingToolError, requireQemuTools, type Scenario, type ScenarioResult } from "../scenarios/lib.js";
 
@@ -73,6 +74,13 @@ async function main(): Promise<number> {
   console.log(failed === 0 ? `all ${summary.length} scenario(s) passed` : `${failed} of ${summary.length} scenario(s) FAILED`);
   return failed === 0 ? 0 : 1;
 }
+
+// Ctrl-C: no scenario's finally runs, so remove its workdir (volumes, roots, secret files) here.
+process.once("SIGINT", () => {
+  for (const d of activeWorkdirs) rmSync(d, { recursive: true, force: true });
+  console.error("\ninterrupted; temporary directories removed");
+  process.exit(130);
+});
 
 main().then(
   (code) => process.exit(code),
