@@ -61,9 +61,12 @@ export interface KeyBinding {
  * Where bound secrets find their keystores: a map from reference to
  * KeyManager, or a callback (undefined: no such keystore). The callback is
  * called at most once per reference while it succeeds; `store` is the
- * driver's own store, for a local keystore that lives in the same root.
+ * driver's own store, for a local keystore that lives in the same root. It is
+ * absent when the reference names the keystore whose key wraps the root's
+ * master key (recorded in master.key.wrapped): the store is not open yet then,
+ * and a keystore inside it could not hold that key anyway.
  */
-export type KeystoreResolver = (ref: string, env: { readonly store: SecretStore }) => KeyManager | undefined | Promise<KeyManager | undefined>;
+export type KeystoreResolver = (ref: string, env: { readonly store?: SecretStore }) => KeyManager | undefined | Promise<KeyManager | undefined>;
 export type KeystoreSource = KeystoreResolver | Readonly<Record<string, KeyManager>>;
 
 interface PersistedBinding {

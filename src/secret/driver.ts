@@ -34,9 +34,12 @@
 //  - A secret may be bound to a keystore key (bindKey, see binding.ts): its
 //    value is then fetched from the keystore on every read and never stored;
 //    setValue on it is refused. The root's master key may itself be wrapped
-//    by a keystore key (masterKeyEnvelope, see store/envelope.ts).
+//    by a keystore key (masterKeyEnvelope, or the keystore recorded in
+//    master.key.wrapped resolved through `keystores`; wrapMasterKey converts a
+//    plain root): see wrapped-root.ts and store/envelope.ts.
 import { SecretStore, type StoreOp } from "../store/db.js";
-import { discardNewWrap, loadEnvelopeMasterKey, type MasterKeyEnvelope } from "../store/envelope.js";
+import type { MasterKeyEnvelope } from "../store/envelope.js";
+import { describeWrapping, envelopeKeeper, openWrappedRoot, type MasterKeyWrapping } from "./wrapped-root.js";
 import { KeyBindings, checkBindingRequest, type KeyBinding, type KeyBindingRequest, type KeystoreSource } from "./binding.js";
 import { createHash } from "node:crypto";
 import { invalidArg, VirError, checkFlags } from "../errors.js";
@@ -88,9 +91,14 @@ export interface SecretDriverOptions extends OpenSecretDriverOptions {
   /**
    * The master key is kept wrapped by this keystore key in ROOT/master.key.wrapped
    * (generated and wrapped on the root's first open). Excludes masterKey and masterKeyFile.
+   * Not needed for a root whose wrapped key file records its keystore reference
+   * when `keystores` resolves that reference.
    */
   readonly masterKeyEnvelope?: MasterKeyEnvelope;
-  /** where key-bound secrets find their keystores (binding.ts); the driver never closes them */
+  /**
+   * where key-bound secrets find their keystores (binding.ts), and a wrapped
+   * root the keystore of its master key; the driver never closes them
+   */
   readonly keystores?: KeystoreSource;
 }
 
@@ -101,8 +109,21 @@ export interface SecretDriver extends SecretDriverApi {
   /** the store, for other rooms (volumes) that write in the same batches */
   readonly store: SecretStore;
   elevated(): ElevatedSecretStoreAccess;
-  /** re-seal every stored value under a new master key (generated when absent) */
+  /**
+   * Re-seal every stored value under a new master key (generated when absent).
+   * On a wrapped root the new key is wrapped by the same keystore key.
+   */
   rekey(newKey?: Uint8Array): Promise<void>;
+  /**
+   * Re-seal every stored value under a NEW master key kept only wrapped by the
+   * envelope's keystore key (master.key.wrapped, recording `reference` and the
+   * context's user/project/roles), and remove the root's plain master.key.
+   * On a wrapped root this moves the wrap to another keystore key. The KEK must
+   * live outside this root (a local keystore inside it could never be opened).
+   */
+  wrapMasterKey(envelope: MasterKeyEnvelope): Promise<void>;
+  /** How the master key is wrapped, or undefined for a plain key (never key bytes). */
+  masterKeyWrapping(): MasterKeyWrapping | undefined;
   /**
    * Bind a secret's value to a keystore key (the key must be readable now).
    * Replaces any value the secret had; persisted unless the secret is ephemeral.
@@ -260,17 +281,19 @@ class SecretDriverImpl implements SecretDriver {
   readonly #acl: AccessControl;
   readonly #queue = new SerialQueue();
   readonly #bindings: KeyBindings;
-  readonly #envelope: boolean;
+  #envelope: MasterKeyEnvelope | undefined;
+  /** set when a wrap/rekey landed but its wrapped file could not be moved into place */
+  #keyStateBroken = false;
   #closed = false;
 
-  constructor(uri: string, root: string, store: SecretStore, opts: SecretDriverOptions) {
+  constructor(uri: string, root: string, store: SecretStore, opts: SecretDriverOptions, envelope: MasterKeyEnvelope | undefined) {
     this.uri = uri;
     this.root = root;
     this.store = store;
     this.readOnly = opts.readOnly === true;
     this.#acl = new AccessControl(opts.accessCheck);
     this.#bindings = new KeyBindings(opts.keystores, store);
-    this.#envelope = opts.masterKeyEnvelope !== undefined;
+    this.#envelope = envelope;
     LISTS.set(this, this.#list);
   }
 
@@ -651,13 +674,43 @@ class SecretDriverImpl implements SecretDriver {
 
   rekey(newKey?: Uint8Array): Promise<void> {
     this.#checkWritable("rekey");
-    if (this.#envelope) {
-      // the wrapped file would still hold the old key and lock the root out
-      return Promise.reject(
-        new VirError("OPERATION_INVALID", `cannot rekey secret root '${this.root}': its master key is wrapped by a keystore key`),
+    return this.#queue.run(async () => {
+      this.#checkKeyState("rekey");
+      const env = this.#envelope;
+      if (env === undefined) return this.store.rekey(newKey);
+      await this.store.rekey(newKey, this.#keeper(env));
+    });
+  }
+
+  wrapMasterKey(envelope: MasterKeyEnvelope): Promise<void> {
+    this.#checkWritable("wrapMasterKey");
+    return this.#queue.run(async () => {
+      this.#checkKeyState("wrap the master key of");
+      await this.store.rekey(undefined, this.#keeper(envelope));
+    });
+  }
+
+  masterKeyWrapping(): MasterKeyWrapping | undefined {
+    this.#checkOpen();
+    return this.#envelope === undefined ? undefined : describeWrapping(this.#envelope);
+  }
+
+  #keeper(env: MasterKeyEnvelope) {
+    return envelopeKeeper(this.root, env, (ok) => {
+      // the store's key is the new one either way; its wrapped file is in place only if ok
+      this.#envelope = env;
+      if (!ok) this.#keyStateBroken = true;
+    });
+  }
+
+  #checkKeyState(what: string): void {
+    if (this.#keyStateBroken) {
+      // another rekey would overwrite the pending wrapped key, the only copy of the store's key
+      throw new VirError(
+        "OPERATION_INVALID",
+        `cannot ${what} secret root '${this.root}': an earlier change of its master key is unfinished; reopen the root to finish it`,
       );
     }
-    return this.#queue.run(() => this.store.rekey(newKey));
   }
 
   // ---- keystore bindings ----
@@ -763,10 +816,10 @@ export async function openSecretDriver(opts: SecretDriverOptions = {}): Promise<
   }
   // connect:getattr, as libvirt checks on open
   new AccessControl(opts.accessCheck).ensureConnect("getattr");
-  const store = opts.masterKeyEnvelope !== undefined
-    ? await openEnvelopeStore(root, opts.masterKeyEnvelope)
-    : await SecretStore.open(masterKey !== undefined ? { root, masterKey } : { root });
-  const drv = new SecretDriverImpl(uri, root, store, opts);
+  // a wrapped root (or an explicit envelope) opens through its keystore; otherwise plainly
+  const wrapped = masterKey === undefined ? await openWrappedRoot(root, opts.masterKeyEnvelope, opts.keystores) : undefined;
+  const store = wrapped?.store ?? (await SecretStore.open(masterKey !== undefined ? { root, masterKey } : { root }));
+  const drv = new SecretDriverImpl(uri, root, store, opts, wrapped?.envelope);
   try {
     await drv.load();
   } catch (e) {
@@ -774,18 +827,4 @@ export async function openSecretDriver(opts: SecretDriverOptions = {}): Promise<
     throw e;
   }
   return drv;
-}
-
-/** Open a root whose master key is wrapped by a keystore key (see store/envelope.ts). */
-async function openEnvelopeStore(root: string, env: MasterKeyEnvelope): Promise<SecretStore> {
-  const { key, created } = await loadEnvelopeMasterKey(root, env);
-  try {
-    return await SecretStore.open({ root, masterKey: { key } });
-  } catch (e) {
-    // a wrap just written for a root that then would not open must not stay behind
-    if (created) await discardNewWrap(root);
-    throw e;
-  } finally {
-    key.fill(0);
-  }
 }

@@ -6,6 +6,7 @@
 //   ROOT/db/       LevelDB (its LOCK keeps a second process out)
 //   ROOT/lock      pid of the holder, so a refusal can name it
 //   ROOT/master.key  generated 0600 key, unless the key comes from elsewhere
+//   ROOT/master.key.wrapped  instead, a key wrapped by a keystore key (envelope.ts)
 //
 // Every write is one LevelDB batch with sync: true, so a logical change is
 // all-or-nothing and on disk when batch() resolves.
@@ -14,6 +15,7 @@ import * as path from "node:path";
 import { Level } from "level";
 import { VirError } from "../errors.js";
 import { errnoText, fsyncDir } from "./atomic-file.js";
+import { PENDING_WRAPPED_KEY_FILE, discardPendingWrap, readWrappedKeyFile } from "./envelope.js";
 import { KeyRing, MasterKeyHandle } from "./keyring.js";
 import { claimLockFile, lockBusyError, releaseLockFile } from "./lock.js";
 import {
@@ -47,6 +49,32 @@ export type StoreOp =
 export interface StoreOptions {
   root: string;
   masterKey?: MasterKeyOptions;
+  /**
+   * A key an interrupted rekey may have left (an envelope's pending wrapped
+   * key): tried when the master key no longer opens the key-check record, and
+   * adopted (adopt() makes its record the key's home) if it does.
+   */
+  pendingMasterKey?: PendingMasterKey;
+}
+
+/** See StoreOptions.pendingMasterKey. */
+export interface PendingMasterKey {
+  /** 32 bytes; the store keeps its own copy */
+  readonly key: Uint8Array;
+  adopt(): Promise<void>;
+}
+
+/**
+ * Where a rekey keeps the new key when it is not the store's key file (an
+ * envelope): prepare() records it durably as pending before the re-seal
+ * batch, commit() makes that record the key's home after it, abort() drops it
+ * when the batch did not land. commit() may throw: the values are then under
+ * the new key and the next open (given the pending key) finishes the move.
+ */
+export interface MasterKeyKeeper {
+  prepare(newKey: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface ListOptions {
@@ -126,13 +154,25 @@ function keyOpensCheck(key: Uint8Array, checkText: string): boolean {
  * file does not fit but a pending ".rekey" file does, a rekey was interrupted
  * after its batch landed: finish it by moving the new key into place.
  */
-async function resolveMasterKey(root: string, opts: MasterKeyOptions | undefined, checkText: string | undefined): Promise<LoadedMasterKey> {
+async function resolveMasterKey(
+  root: string,
+  opts: MasterKeyOptions | undefined,
+  checkText: string | undefined,
+  pendingKey: PendingMasterKey | undefined,
+): Promise<LoadedMasterKey> {
   const loaded = await loadMasterKey(opts, root, { generate: checkText === undefined });
   const pending = loaded.path !== undefined && loaded.source !== "credential" ? loaded.path + PENDING_KEY_SUFFIX : undefined;
   if (checkText === undefined || keyOpensCheck(loaded.key, checkText)) {
     // A pending key beside a key that still fits: that rekey never landed.
     if (pending !== undefined) await fs.unlink(pending).catch(() => undefined);
+    await discardPendingWrap(root);
     return loaded;
+  }
+  if (pendingKey !== undefined && keyOpensCheck(pendingKey.key, checkText)) {
+    // an envelope wrap or rekey whose batch landed before the crash: finish it
+    await pendingKey.adopt();
+    loaded.key.fill(0);
+    return { key: pendingKey.key.slice(), source: "option" };
   }
   if (pending !== undefined) {
     let next: Uint8Array | undefined;
@@ -153,6 +193,15 @@ async function resolveMasterKey(root: string, opts: MasterKeyOptions | undefined
     next?.fill(0);
   }
   loaded.key.fill(0);
+  const wrapping = pendingKey === undefined ? await readWrappedKeyFile(root, PENDING_WRAPPED_KEY_FILE).catch(() => undefined) : undefined;
+  if (wrapping !== undefined) {
+    // the key probably moved into the pending wrapped file: say where it is
+    const where = wrapping.reference !== undefined ? ` (keystore '${wrapping.reference}')` : "";
+    throw new VirError(
+      "OPERATION_INVALID",
+      `master key of secret root '${root}' was being wrapped by keystore key ${wrapping.keyId}${where} when it was interrupted; open it with that keystore to finish`,
+    );
+  }
   throw new VirError(
     "OPERATION_FAILED",
     `wrong master key for secret store '${root}': ${describeSource(loaded.source, loaded.path)} does not open its key-check record`,
@@ -204,7 +253,7 @@ export class SecretStore {
     try {
       await claimLockFile(root);
       const checkText = await db.get(rawKey(KEY_CHECK_SPACE, KEY_CHECK_KEY));
-      loaded = await resolveMasterKey(root, opts.masterKey, checkText);
+      loaded = await resolveMasterKey(root, opts.masterKey, checkText, opts.pendingMasterKey);
       const store = new SecretStore(root, db, loaded);
       if (checkText === undefined) {
         await store.writeRaw([store.keyCheckOp(store.ring)]);
@@ -369,16 +418,17 @@ export class SecretStore {
    * Re-seal every sealed field of every space under a new master key, in one
    * batch that also carries the new key-check record. With no `newKey` one is
    * generated; that needs a key file to keep it in. A key from a file is then
-   * replaced in that file (0600, atomic).
+   * replaced in that file (0600, atomic). With a `keeper`, the keeper keeps the
+   * new key instead and the store's key file (if any) is no longer its home.
    */
-  async rekey(newKey?: Uint8Array): Promise<void> {
+  async rekey(newKey?: Uint8Array, keeper?: MasterKeyKeeper): Promise<void> {
     this.checkOpen();
     if (newKey !== undefined && (!(newKey instanceof Uint8Array) || newKey.length !== MASTER_KEY_LENGTH)) {
       const len = newKey instanceof Uint8Array ? newKey.length : 0;
       throw new VirError("INVALID_ARG", `master key must be ${MASTER_KEY_LENGTH} bytes, got ${len}`);
     }
-    const writable = this.keyFile !== undefined && this.source !== "credential";
-    if (newKey === undefined && !writable) {
+    const writable = keeper === undefined && this.keyFile !== undefined && this.source !== "credential";
+    if (newKey === undefined && !writable && keeper === undefined) {
       // A generated key kept nowhere would lock the store for good.
       throw new VirError(
         "OPERATION_INVALID",
@@ -412,15 +462,23 @@ export class SecretStore {
         // A store that somehow lost its key-check record gets a fresh one.
         if (!ops.some((op) => op.key === rawKey(KEY_CHECK_SPACE, KEY_CHECK_KEY))) ops.push(this.keyCheckOp(target));
         if (pending !== undefined) await writeKeyFile(pending, next.bytes);
+        if (keeper !== undefined) await keeper.prepare(next.bytes);
         await this.writeRaw(ops);
       } catch (e) {
         this.ring = oldRing;
         next.destroy();
         if (pending !== undefined) await fs.unlink(pending).catch(() => undefined);
+        if (keeper !== undefined) await keeper.abort().catch(() => undefined);
         throw e;
       }
       this.ring = target;
       for (const k of oldRing.keys) k.retire();
+      if (keeper !== undefined) {
+        // from now on the keeper's record is the key's home, whatever commit() says
+        this.source = "option";
+        this.keyFile = undefined;
+        await keeper.commit();
+      }
       if (pending !== undefined) {
         try {
           await fs.rename(pending, this.keyFile!);
