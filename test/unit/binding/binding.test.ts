@@ -292,7 +292,7 @@ describe("keystore-backed secrets", function () {
     const drv = await openSecretDriver({
       uri: embedURI(base.root("host-a")),
       keystores: (ref, env) => {
-        calls.push(`${ref}:${env.store.root === base.root("host-a")}`);
+        calls.push(`${ref}:${env.store?.root === base.root("host-a")}`);
         return ref === "/etc/ks.xml" ? wrapped : undefined;
       },
     });
