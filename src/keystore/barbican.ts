@@ -61,6 +61,18 @@ interface Send {
   readonly allow?: readonly number[];
 }
 
+// One write queue per endpoint (and slot count) for the whole process: two
+// key managers on one sqlite Barbican (one per project, say) collide exactly
+// like two writes of one manager, and a "database is locked" can leave the
+// server's worker session failing later requests too.
+const writeLimiters = new Map<string, Limiter>();
+function sharedWriteLimiter(endpoint: string, slots: number): Limiter {
+  const key = `${slots} ${endpoint}`;
+  let l = writeLimiters.get(key);
+  if (!l) writeLimiters.set(key, (l = new Limiter(slots)));
+  return l;
+}
+
 export class BarbicanKeyManager implements KeyManager {
   readonly type = "barbican";
   /** Barbican enforces expiration itself (expired secrets answer 404 and leave listings). */
@@ -78,7 +90,7 @@ export class BarbicanKeyManager implements KeyManager {
     const tls = settings.tls ? { tls: settings.tls } : {};
     this.http = new HttpClient(settings.endpoint.protocol === "https:", { ...tls, timeoutMs: settings.timeoutMs, retries: settings.retries });
     this.auth = new BarbicanAuth(settings.auth, { ...tls, timeoutMs: settings.timeoutMs });
-    this.writes = new Limiter(settings.maxConcurrentWrites);
+    this.writes = sharedWriteLimiter(settings.endpoint.href, settings.maxConcurrentWrites);
   }
 
   /** Check the config and load its files; no request is sent until the first call. */
