@@ -16,6 +16,7 @@ import type { Context, KeyManager, ManagedObject, ManagedObjectKind, NewManagedO
 import { loadKeystoreConfig, openKeystore } from "../keystore/open.js";
 import { MAX_KEY_OBJECT_BYTES } from "../keystore/util.js";
 import type { KeystoreResolver } from "../secret/binding.js";
+import type { SecretStore } from "../store/db.js";
 import { decodeBase64Strict, encodeBase64 } from "../secret/base64.js";
 import { readFileCapped } from "./io.js";
 import type { OptionDef, ParsedOptions } from "./options.js";
@@ -24,23 +25,53 @@ import type { Command, CommandContext } from "./secret-commands.js";
 import { formatTable } from "./table.js";
 
 /**
- * The keystores bound secrets name, opened on first use from their
- * configuration file (the binding's reference is its absolute path) and
- * closed together after the command.
+ * The keystores of one invocation, opened on first use from their
+ * configuration file and closed together after the command: those bound
+ * secrets name and the one wrapping a root's master key (both references are
+ * a config file's absolute path), and those --keystore names. One file is
+ * opened once, so a local keystore root is never opened twice (its lock).
  */
 export class CliKeystores {
-  readonly #opened: KeyManager[] = [];
+  readonly #byFile = new Map<string, Promise<KeyManager>>();
 
   readonly resolve: KeystoreResolver = async (ref, env) => {
     // only references this CLI made: absolute paths of configuration files
     if (!path.isAbsolute(ref)) return undefined;
-    const km = await openKeystore(await loadKeystoreConfig(ref), { store: env.store });
-    this.#opened.push(km);
-    return km;
+    return this.open(ref, env.store);
   };
 
+  /**
+   * The keystore `file` configures. `store` is the connection's store, where a
+   * local keystore without <root> lives; absent while the store itself is
+   * being opened (the keystore of a wrapped master key).
+   */
+  open(file: string, store: SecretStore | undefined): Promise<KeyManager> {
+    const abs = path.resolve(file);
+    let p = this.#byFile.get(abs);
+    if (p === undefined) {
+      p = (async () => {
+        const config = await loadKeystoreConfig(abs);
+        if (store === undefined && config.type === "local" && config.root === undefined) {
+          throw new VirError("CONFIG_UNSUPPORTED", `local keystore '${abs}' has no <root>: it lives inside the secret root and cannot unwrap that root's master key`, "KEYSTORE");
+        }
+        return openKeystore(config, store !== undefined ? { store } : {});
+      })();
+      this.#byFile.set(abs, p);
+      // a failure is not remembered: the next use tries again
+      p.catch(() => {
+        if (this.#byFile.get(abs) === p) this.#byFile.delete(abs);
+      });
+    }
+    return p;
+  }
+
   async close(): Promise<void> {
-    for (const km of this.#opened.splice(0)) await km.close().catch(() => undefined);
+    const all = [...this.#byFile.values()];
+    this.#byFile.clear();
+    for (const p of all) {
+      const km = await p.catch(() => undefined);
+      await km?.close().catch(() => undefined);
+    }
   }
 }
 
@@ -68,7 +99,7 @@ function optString(ctx: CommandContext, opts: ParsedOptions, name: string): stri
 }
 
 /** The caller from --user/--project (neither: an empty context, which most backends refuse). */
-function contextOf(ctx: CommandContext, opts: ParsedOptions): Context | false {
+export function contextOf(ctx: CommandContext, opts: ParsedOptions): Context | false {
   const user = optString(ctx, opts, "user");
   if (user === false) return false;
   const project = optString(ctx, opts, "project");
@@ -77,7 +108,7 @@ function contextOf(ctx: CommandContext, opts: ParsedOptions): Context | false {
 }
 
 /** The --keystore file, required by every command here. */
-function keystoreFile(ctx: CommandContext, opts: ParsedOptions, cmd: string): string | false {
+export function keystoreFile(ctx: CommandContext, opts: ParsedOptions, cmd: string): string | false {
   const file = optString(ctx, opts, "keystore");
   if (file === false) return false;
   if (file === undefined) return fail(ctx, `command '${cmd}' requires --keystore option`);
@@ -96,9 +127,11 @@ async function withKeystore(
   if (file === false) return false;
   const caller = contextOf(ctx, opts);
   if (caller === false) return false;
+  // the invocation's keystores (closed after the command), else one of our own
+  const shared = ctx.keystores;
   let km: KeyManager;
   try {
-    km = await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
+    km = shared !== undefined ? await shared.open(file, ctx.drv.store) : await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
   } catch (e) {
     fail(ctx, `Failed to open keystore ${file}`);
     return fail(ctx, errorText(e));
@@ -109,7 +142,7 @@ async function withKeystore(
     fail(ctx, what);
     return fail(ctx, errorText(e));
   } finally {
-    await km.close().catch(() => undefined);
+    if (shared === undefined) await km.close().catch(() => undefined);
   }
 }
 

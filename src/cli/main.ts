@@ -13,6 +13,7 @@ import { SERVER_COMMANDS } from "./server-commands.js";
 import type { Command, CommandContext } from "./secret-commands.js";
 import { VOL_COMMANDS } from "./vol-commands.js";
 import { CliKeystores, KEY_COMMANDS } from "./key-commands.js";
+import { MASTER_KEY_COMMANDS } from "./master-key-commands.js";
 
 interface Group {
   readonly title: string;
@@ -56,7 +57,7 @@ const helpCommand: Command = {
 
 const GROUPS: readonly Group[] = [
   { title: "Secret", keyword: "secret", commands: SECRET_COMMANDS },
-  { title: "Secret store", keyword: "store", commands: STORE_COMMANDS },
+  { title: "Secret store", keyword: "store", commands: [...STORE_COMMANDS, ...MASTER_KEY_COMMANDS] },
   { title: "Storage Volume", keyword: "volume", commands: VOL_COMMANDS },
   { title: "Key-manager server", keyword: "server", commands: SERVER_COMMANDS },
   { title: "Keystore", keyword: "keystore", commands: KEY_COMMANDS },
@@ -174,6 +175,7 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
     const ctx: CommandContext = {
       io,
       quiet: global.quiet,
+      keystores,
       get drv(): SecretDriver {
         if (!opened) throw new Error(`internal error: '${cmd.name}' ran without a connection`);
         return opened;

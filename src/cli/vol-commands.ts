@@ -92,7 +92,8 @@ async function withPool(
     if (file === false || file === undefined || user === false || project === false) return false;
     caller = { ...(user !== undefined ? { user } : {}), ...(project !== undefined ? { project } : {}) };
     try {
-      keystore = await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
+      // the invocation's keystores when main gave them (one opening per file), else our own
+      keystore = ctx.keystores !== undefined ? await ctx.keystores.open(file, ctx.drv.store) : await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
     } catch (e) {
       fail(ctx, `Failed to open keystore ${file}`);
       return fail(ctx, errorText(e));
@@ -117,7 +118,7 @@ async function withPool(
     }
     return await fn({ vd, ...(keystore ? { keystore } : {}), ...(caller ? { caller } : {}) });
   } finally {
-    await keystore?.close().catch(() => undefined);
+    if (ctx.keystores === undefined) await keystore?.close().catch(() => undefined);
   }
 }
 
