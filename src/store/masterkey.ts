@@ -151,7 +151,7 @@ export async function loadMasterKey(
   // A root whose key is wrapped by a keystore key opens only through that
   // keystore (store/envelope.ts): never fall back to, or generate, a plain key.
   const wrapped = await readWrappedKeyFile(root);
-  if (wrapped !== undefined) throw wrappedRootError(root, wrapped.keyId);
+  if (wrapped !== undefined) throw wrappedRootError(root, wrapped.keyId, wrapped.reference);
   const cred = credentialPath(load.env ?? process.env);
   if (cred !== undefined && (await exists(cred))) {
     // The credentials directory is private to the systemd unit and its file
