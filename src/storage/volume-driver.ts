@@ -36,6 +36,8 @@ import type { StoreOp } from "../store/db.js";
 import { generateUUID } from "../uuid.js";
 import { formatVolumeXML, parseVolumeXML } from "../xml/volume.js";
 import { buildKeyCheckCommand, WRONG_PASSPHRASE_TEXT } from "./key-check.js";
+import { isWrongPassphrase } from "./luks/luks1.js";
+import { checkNativePassphrase, createNativeVolume } from "./luks/native-backend.js";
 import { generatePassphrase, keyForVolume, passphraseOfKey } from "./passphrase.js";
 import { DirPool, checkVolumeName } from "./pool.js";
 import { buildCreateArgv, checkCreateRules, requireSingleSecret, runQemuImg, type RunQemuImgOptions } from "./qemu-img.js";
@@ -62,6 +64,12 @@ export interface OpenVolumeDriverOptions {
   readonly keystoreContext?: Context;
   /** LUKS PBKDF iteration time in ms; default qemu's (2000 ms, as libvirt) */
   readonly iterTimeMs?: number;
+  /**
+   * who writes volume files: "qemu-img" (default, libvirt's command line) or
+   * "native" (LUKS1 / qcow2 written in TypeScript, no QEMU needed). Never
+   * chosen automatically; key checks fall back to native when qemu is missing.
+   */
+  readonly backend?: "qemu-img" | "native";
   /** the qemu-img program; default "qemu-img" on PATH */
   readonly qemuImg?: string;
   /** the qemu-io program (key checks of raw LUKS volumes); default "qemu-io" on PATH */
@@ -127,7 +135,7 @@ export interface VolumeDriver {
   getXMLDesc(name: string): Promise<string>;
   info(name: string): Promise<VolumeInfo>;
   delete(name: string, opts?: DeleteVolumeOptions): Promise<void>;
-  /** does the volume's secret open it (qemu-img / qemu-io really unlock it) */
+  /** does the volume's secret open it (qemu-img / qemu-io, or the native reader, really unlock it) */
   keyCheck(name: string): Promise<KeyCheckResult>;
   /** what the driver recorded for a volume it created; undefined for others */
   record(name: string): Promise<VolumeRecord | undefined>;
@@ -435,7 +443,12 @@ class VolumeDriverImpl implements VolumeDriver {
         if (this.#opts.qemuImg !== undefined) argv[0] = this.#opts.qemuImg;
         await runQemuImg(argv, this.#runOpts(signal ? { signal } : {}));
       };
-      if (passphrase !== undefined) {
+      if (this.#opts.backend === "native") {
+        await createNativeVolume(vol, passphrase, {
+          ...(this.#opts.iterTimeMs !== undefined ? { iterTimeMs: this.#opts.iterTimeMs } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      } else if (passphrase !== undefined) {
         await withSecretFile(passphrase, run, {
           name: `${this.pool.split("/").pop() || "pool"}.${vol.name}`,
           dir: workDir!,
@@ -617,6 +630,10 @@ class VolumeDriverImpl implements VolumeDriver {
     if (lookup === undefined) throw new VirError("XML_ERROR", "no secret provided for luks encryption", "STORAGE");
     const { uuid, value } = await this.#resolveSecret(lookup);
     try {
+      if (this.#opts.backend === "native") {
+        await checkNativePassphrase(def.target.path!, value);
+        return { ok: true, secretUuid: uuid };
+      }
       await withSecretFile(value, async (secretPath) => {
         const cmd = buildKeyCheckCommand(def.target.format, def.target.path!, secretPath, def.capacity, {
           ...(this.#opts.qemuImg !== undefined ? { qemuImg: this.#opts.qemuImg } : {}),
@@ -626,11 +643,9 @@ class VolumeDriverImpl implements VolumeDriver {
           await runQemuImg(cmd.argv, this.#runOpts({ maxTries: 1 }));
         } catch (e) {
           if (e instanceof VirError && e.message.includes("was not found on PATH")) {
-            throw new VirError(
-              "INTERNAL_ERROR",
-              `${cmd.program} ('${cmd.argv[0]}') was not found on PATH: install the Debian package 'qemu-utils'`,
-              "STORAGE",
-            );
+            // no QEMU here: the native reader unlocks the volume instead
+            await checkNativePassphrase(def.target.path!, value);
+            return;
           }
           throw e;
         }
@@ -640,7 +655,7 @@ class VolumeDriverImpl implements VolumeDriver {
       });
       return { ok: true, secretUuid: uuid };
     } catch (e) {
-      if (e instanceof VirError && e.message.includes(WRONG_PASSPHRASE_TEXT)) {
+      if (isWrongPassphrase(e) || (e instanceof VirError && e.message.includes(WRONG_PASSPHRASE_TEXT))) {
         return { ok: false, secretUuid: uuid, reason: WRONG_PASSPHRASE_TEXT };
       }
       throw e;
@@ -657,6 +672,9 @@ class VolumeDriverImpl implements VolumeDriver {
 export async function openVolumeDriver(opts: OpenVolumeDriverOptions): Promise<VolumeDriver> {
   if (opts === null || typeof opts !== "object" || !opts.secrets) throw argError("openVolumeDriver needs a secret driver");
   if (typeof opts.pool !== "string") throw argError("openVolumeDriver needs a pool directory");
+  if (opts.backend !== undefined && opts.backend !== "qemu-img" && opts.backend !== "native") {
+    throw argError(`backend must be 'qemu-img' or 'native', not '${String(opts.backend).slice(0, 32)}'`);
+  }
   if (opts.iterTimeMs !== undefined && (!Number.isSafeInteger(opts.iterTimeMs) || opts.iterTimeMs <= 0)) {
     throw argError(`iteration time must be a positive integer of milliseconds, not ${opts.iterTimeMs}`);
   }
