@@ -114,13 +114,6 @@ export const DEVIATIONS: readonly Deviation[] = [
     virsecret: "always behaves as virsh in a UTF-8 locale (C.UTF-8)",
     reason: "Node strings are Unicode; the UTF-8 behaviour is the only sensible one",
   },
-  {
-    id: "xpath-unsupported",
-    command: "secret-dumpxml --xpath E [--wrap]",
-    virsh: "prints the nodes the XPath expression selects",
-    virsecret: "`error: --xpath is not supported by virsecret`, exit 1 (`--wrap` alone is accepted and ignored, as virsh does)",
-    reason: "no XPath engine in the dependency set",
-  },
 ];
 
 /** Look up one deviation by id (throws on an unknown id: a typo in a test must fail). */

@@ -14,6 +14,9 @@ import { FileReadError, readFileCapped } from "./io.js";
 import type { CliIO } from "./io.js";
 import type { CommandSpec, ParsedOptions } from "./options.js";
 import { formatTable } from "./table.js";
+import { readXML } from "../xml/read.js";
+import { selectNodes, XPathError } from "../xml/xpath.js";
+import { formatXPathResult } from "../xml/xpath-dump.js";
 
 /** What a command gets: output helpers and the open connection. */
 export interface CommandContext {
@@ -158,11 +161,28 @@ const secretDumpxml: Command = {
     } catch (e) {
       return fail(ctx, errorText(e));
     }
-    if (xpath !== undefined) return fail(ctx, "--xpath is not supported by virsecret");
+    if (xpath !== undefined) return dumpXPath(ctx, xml, xpath, opts.has("wrap"));
     say(ctx, xml);
     return true;
   },
 };
+
+/**
+ * virsh's --xpath: libxml2 reports a bad expression itself and virsh goes on
+ * as if nothing matched (so --wrap still prints an empty `<nodes/>`).
+ */
+function dumpXPath(ctx: CommandContext, xml: string, expr: string, wrap: boolean): boolean {
+  let nodes;
+  try {
+    nodes = selectNodes(expr, readXML(xml));
+  } catch (e) {
+    if (!(e instanceof XPathError)) return fail(ctx, errorText(e));
+    ctx.io.stderr(e.report);
+    nodes = [] as const;
+  }
+  say(ctx, formatXPathResult(nodes, wrap));
+  return true;
+}
 
 const secretSetValue: Command = {
   name: "secret-set-value",
@@ -474,7 +494,7 @@ const exportLibvirt: Command = {
   name: "export-libvirt",
   summary: "export secrets to a libvirt secrets directory",
   description:
-    "Write every persistent secret in libvirt 9.0's layout: <uuid>.xml and <uuid>.base64, mode 0600, in a 0700 directory.",
+    "Write every persistent secret in libvirt 9.0's layout: <uuid>.xml and <uuid>.base64, mode 0600, in a 0700 directory. A secret bound to a keystore key is written without its value.",
   options: [{ name: "dir", kind: "data", help: "target directory (libvirt's etc/secrets)" }],
   needsDriver: true,
   async run(ctx, opts) {
@@ -487,7 +507,11 @@ const exportLibvirt: Command = {
       fail(ctx, `Failed to export secrets to ${dir}`);
       return fail(ctx, errorText(e));
     }
-    for (const r of report) sayExtra(ctx, `Secret ${r.uuid} exported${r.base64 ? " with value" : ""}\n`);
+    for (const r of report) {
+      // a bound value stays in its keystore (see exportLibvirtDir)
+      if (r.boundKey !== undefined) sayExtra(ctx, `Secret ${r.uuid} exported without value: bound to keystore key ${r.boundKey.keyId}, value not exported\n`);
+      else sayExtra(ctx, `Secret ${r.uuid} exported${r.base64 ? " with value" : ""}\n`);
+    }
     return true;
   },
 };

@@ -233,6 +233,45 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
     it("a one-word command line", async () => both(["secret-list --no-private"]));
   });
 
+  describe("secret-dumpxml --xpath [--wrap]", () => {
+    // escaped text, a non-ASCII description, a blank description, a multi-line name
+    const XP = "1be3af32-8147-49e6-8b5c-ca39eedb8039";
+    const XC = "2be3af32-8147-49e6-8b5c-ca39eedb8039";
+    let root: string;
+    const exprs = [
+      "//uuid", "//@type", "//uuid/text()", "//usage", "/secret", "//@*", "//description/text()", "//text()", "/", ".",
+      "uuid", "..//uuid", "//volume/..", "//uuid|//@type", "//usage|//uuid", "//*[2]", "//*[name()=\"uuid\"]",
+      "//*[@type='volume']/volume", "//node()", "/secret/uuid/following-sibling::*[1]", "//*[last()]", "(//*)[last()]/@*",
+      "//volume/ancestor-or-self::node()", "//*[1][1]/..", "//uuid/text()|//usage", "//uuid/@x", "//nomatch", "//comment()",
+      "//*[contains(., 'lib')]", "//*[.='   ']", "//name/text()",
+      "string(//usage/@type)", "count(//*)", "1=1", "\"abc\"", "boolean(1)",
+      "//[", "//uuid[", "//uuid[1", "//uuid)", "//uuid extra", "ab cd", "//uuid[]", "foo::x", "@", "\"abc", "(//uuid",
+      "concat('a'", "foo()", "$x", "count()", "count(1)", "//uuid | 1", "//x:uuid", "//uuid|", "f(",
+    ];
+    before(() => {
+      root = mkdtempSync(join(work, "xpath-"));
+      f("xp.xml", `<secret ephemeral='no' private='no'>\n  <uuid>${XP}</uuid>\n  <description>Tom &amp; "Jerry" &lt;x&gt; 'q' ünï</description>\n  <usage type='volume'>\n    <volume>/var/lib/a&amp;b.img</volume>\n  </usage>\n</secret>\n`);
+      f("xc.xml", `<secret private='yes'><uuid>${XC}</uuid><description>   </description><usage type='ceph'><name>x\n y\tz</name></usage></secret>`);
+    });
+    it("define both secrets", async () => {
+      for (const name of ["xp.xml", "xc.xml"]) {
+        expectSame(virsh(`secret:///embed?root=${root}/v`, ["secret-define", join(work, name)]), await ours(`secret:///embed?root=${root}/o`, ["secret-define", join(work, name)]), name);
+      }
+    });
+    for (const id of [XP, XC]) {
+      it(`every expression, with and without --wrap, on ${id.slice(0, 1)}be3…`, async () => {
+        for (const x of exprs) {
+          for (const wrap of [[], ["--wrap"]]) {
+            const args = ["secret-dumpxml", id, "--xpath", x, ...wrap];
+            expectSame(virsh(`secret:///embed?root=${root}/v`, args), await ours(`secret:///embed?root=${root}/o`, args), args.join(" "));
+          }
+        }
+        const q = ["secret-dumpxml", id, "--xpath", "//uuid", "--wrap"];
+        expectSame(virsh(`secret:///embed?root=${root}/v`, q, { quiet: true }), await ours(`secret:///embed?root=${root}/o`, q, { quiet: true }), "-q");
+      });
+    }
+  });
+
   describe("secret-event", () => {
     it("--list, errors, timeout with no events", async () => {
       await both(["secret-event", "--list"]);
