@@ -149,8 +149,10 @@ export interface ExportEntry {
   readonly xml: string;
   /** path of the written `<uuid>.base64`, absent when the secret has no value */
   readonly base64?: string;
-  /** a stale `<uuid>.base64` was removed because the secret has no value */
+  /** a stale `<uuid>.base64` was removed because the secret has no value (or a bound one) */
   readonly removedStaleValue?: boolean;
+  /** the secret is bound to this keystore key: its definition is exported, its value is not */
+  readonly boundKey?: { readonly keystore: string; readonly keyId: string };
 }
 
 /** libvirt's virFileRewrite: `<file>.new`, forced mode, fsync, close, rename; `.new` unlinked on error. */
@@ -176,6 +178,12 @@ async function rewriteFile(path: string, data: string | Uint8Array): Promise<voi
  * files 0600, directory 0700 (created with its parents if missing). Ephemeral secrets are not
  * exported. Private values ARE exported (read through the elevated handle):
  * the target is the operator's own libvirt config directory.
+ *
+ * A secret bound to a keystore key is exported WITHOUT its value (entry
+ * `boundKey`): the value belongs to the keystore, and writing it in base64
+ * would leave a keystore-held key in a directory anyone copying /etc/libvirt
+ * takes along. The keystore is not even asked, so a deleted key does not
+ * fail the export.
  */
 export async function exportLibvirtDir(drv: SecretDriver, dir: string): Promise<ExportEntry[]> {
   // parents too (e.g. <root>/etc/secrets), each 0700 as libvirt makes them
@@ -186,9 +194,10 @@ export async function exportLibvirtDir(drv: SecretDriver, dir: string): Promise<
   for (const h of drv.listAll(ListAllFlags.NO_EPHEMERAL)) {
     const xmlPath = join(dir, `${h.uuid}.xml`);
     const b64Path = join(dir, `${h.uuid}.base64`);
+    const binding = drv.keyBinding(h.uuid);
     let value: Uint8Array | undefined;
     try {
-      value = await elevated.getValue(h.uuid);
+      if (binding === undefined) value = await elevated.getValue(h.uuid);
     } catch (e) {
       if (!isVirError(e, "NO_SECRET") || !/does not have a value/.test(e.detail)) throw e;
     }
@@ -212,7 +221,12 @@ export async function exportLibvirtDir(drv: SecretDriver, dir: string): Promise<
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
         }
-        report.push({ uuid: h.uuid, xml: xmlPath, ...(removed ? { removedStaleValue: true } : {}) });
+        report.push({
+          uuid: h.uuid,
+          xml: xmlPath,
+          ...(removed ? { removedStaleValue: true } : {}),
+          ...(binding !== undefined ? { boundKey: { keystore: binding.keystore, keyId: binding.keyId } } : {}),
+        });
       }
     } finally {
       value?.fill(0);
