@@ -14,6 +14,9 @@ import { FileReadError, readFileCapped } from "./io.js";
 import type { CliIO } from "./io.js";
 import type { CommandSpec, ParsedOptions } from "./options.js";
 import { formatTable } from "./table.js";
+import { readXML } from "../xml/read.js";
+import { selectNodes, XPathError } from "../xml/xpath.js";
+import { formatXPathResult } from "../xml/xpath-dump.js";
 
 /** What a command gets: output helpers and the open connection. */
 export interface CommandContext {
@@ -158,11 +161,28 @@ const secretDumpxml: Command = {
     } catch (e) {
       return fail(ctx, errorText(e));
     }
-    if (xpath !== undefined) return fail(ctx, "--xpath is not supported by virsecret");
+    if (xpath !== undefined) return dumpXPath(ctx, xml, xpath, opts.has("wrap"));
     say(ctx, xml);
     return true;
   },
 };
+
+/**
+ * virsh's --xpath: libxml2 reports a bad expression itself and virsh goes on
+ * as if nothing matched (so --wrap still prints an empty `<nodes/>`).
+ */
+function dumpXPath(ctx: CommandContext, xml: string, expr: string, wrap: boolean): boolean {
+  let nodes;
+  try {
+    nodes = selectNodes(expr, readXML(xml));
+  } catch (e) {
+    if (!(e instanceof XPathError)) return fail(ctx, errorText(e));
+    ctx.io.stderr(e.report);
+    nodes = [] as const;
+  }
+  say(ctx, formatXPathResult(nodes, wrap));
+  return true;
+}
 
 const secretSetValue: Command = {
   name: "secret-set-value",
