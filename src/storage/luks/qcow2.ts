@@ -13,9 +13,10 @@
 // the data, then the L2 entry (a new L2 table first when the L1 entry is
 // empty), then the L1 entry. A crash in between leaks a cluster (which
 // `qemu-img check -r leaks` repairs) but never points a table at garbage.
-// Only 16-bit refcounts (qemu's default, refcount_order 4) can be written;
-// images with snapshots, compressed clusters, a backing file, an external
-// data file or extended L2 entries are refused.
+// Refused on open: a backing file, an external data file, extended L2
+// entries, unknown incompatible features; compressed clusters fail when read.
+// Refused for writing only: internal snapshots (shared clusters), the dirty
+// or corrupt bit, and refcounts other than 16 bits (qemu's default).
 import type { FileHandle } from "node:fs/promises";
 import { VirError } from "../../errors.js";
 
