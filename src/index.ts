@@ -3,8 +3,9 @@ export { openSecretDriver, SECRET_SPACE, SECRET_USAGE_SPACE } from "./secret/dri
 export type { SecretDriver, SecretDriverOptions } from "./secret/driver.js";
 export { BINDING_SPACE } from "./secret/binding.js";
 export type { KeyBinding, KeyBindingRequest, BindingContext, KeystoreResolver, KeystoreSource } from "./secret/binding.js";
-export { WRAPPED_KEY_FILE } from "./store/envelope.js";
-export type { MasterKeyEnvelope } from "./store/envelope.js";
+export { WRAPPED_KEY_FILE, PENDING_WRAPPED_KEY_FILE } from "./store/envelope.js";
+export type { MasterKeyEnvelope, RecordedContext } from "./store/envelope.js";
+export type { MasterKeyWrapping } from "./secret/wrapped-root.js";
 export * from "./secret/api.js";
 export { SecretUsageType, USAGE_ID_ELEMENT } from "./secret/def.js";
 export type { SecretDef, SecretUsageTypeName } from "./secret/def.js";
