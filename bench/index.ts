@@ -2,6 +2,7 @@
 //   BENCH_N        secrets/records for the driver and store figures (default 10000)
 //   BENCH_SECONDS  seconds per KMIP pairing (default 2); BENCH_SKIP=kmip skips KMIP
 import { benchKmip } from "./kmip.js";
+import { benchLuks } from "./luks.js";
 import { benchSecrets } from "./secret.js";
 import { benchStore } from "./store.js";
 
@@ -14,6 +15,9 @@ console.table(await benchSecrets(n));
 
 console.log(`# sealed store at ${n} records`);
 console.table([await benchStore(n)]);
+
+console.log("# native LUKS backend (64 MiB volumes, 1000 PBKDF2 iterations)");
+console.table((await benchLuks(64)).rows);
 
 if (!skip.has("kmip")) {
   console.log(`# KMIP Create+Get round trips per second (${seconds} s each; PyKMIP peer from ../shared/peers/pykmip.sh)`);
