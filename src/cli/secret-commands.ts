@@ -519,7 +519,8 @@ const exportLibvirt: Command = {
 const rekey: Command = {
   name: "rekey",
   summary: "re-seal every secret value under a new master key",
-  description: "Generate a new master key and re-seal every stored value under it, atomically.",
+  description:
+    "Generate a new master key and re-seal every stored value under it, atomically. On a root whose master key is wrapped (wrap-master-key), the new key is wrapped by the same keystore key.",
   options: [],
   needsDriver: true,
   async run(ctx) {
