@@ -229,14 +229,15 @@ describe("cli: virsecret commands (in-process)", function () {
         err: "error: Failed to get option 'secret': Option argument is empty\n",
       });
     });
-    it("`--` then the uuid; --wrap alone is accepted; --xpath is refused (deviation xpath-unsupported)", async () => {
+    it("`--` then the uuid; --wrap alone is accepted; --xpath selects nodes", async () => {
       await v("secret-define", join(LIBVIRT_FIXTURES, "usage-tls.xml"));
       const xml = readFileSync(join(LIBVIRT_FIXTURES, "usage-tls.xml"), "utf8");
       expect(await v("secret-dumpxml", "--", TLS)).to.deep.include({ code: 0, out: xml + "\n" });
       expect(await v("secret-dumpxml", TLS, "--wrap")).to.deep.include({ code: 0, out: xml + "\n" });
       expect(await v("secret-dumpxml", TLS, "--xpath", "//uuid")).to.deep.include({
-        code: 1,
-        err: "error: --xpath is not supported by virsecret\n",
+        code: 0,
+        out: `<uuid>${TLS}</uuid>\n\n`,
+        err: "",
       });
     });
   });
