@@ -1,11 +1,12 @@
 // The eight scenarios of spec/scenarios.md, in order, and one runner used by
 // both `npm run scenarios` and test/scenarios/: a fresh workdir per run,
-// removed afterwards, the verdict judged on the returned end state.
+// removed afterwards, the verdict judged on the returned end state (the
+// scenario's own checks, then the ones every scenario shares).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KmipChoice } from "./kmip.js";
-import type { Check, Scenario, ScenarioId, ScenarioResult } from "./lib.js";
+import { commonChecks, type Check, type Scenario, type ScenarioId, type ScenarioResult } from "./lib.js";
 import { s1 } from "./s1-auto-secret-local-db.js";
 import { s2 } from "./s2-auto-secret-no-db.js";
 import { s3 } from "./s3-manual-passphrase.js";
@@ -50,7 +51,7 @@ export async function runScenario<R extends ScenarioResult>(
   activeWorkdirs.add(workdir);
   try {
     const result = await sc.run({ log: opts.log ?? (() => undefined), workdir, ...(opts.kmip ? { kmip: opts.kmip } : {}) });
-    const checks = sc.verify(result);
+    const checks = [...sc.verify(result), ...commonChecks(result)];
     return { id: sc.id, title: sc.title, result, checks, passed: checks.length > 0 && checks.every((c) => c.ok), ms: Date.now() - started };
   } catch (error) {
     return { id: sc.id, title: sc.title, checks: [], error, passed: false, ms: Date.now() - started };

@@ -9,8 +9,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { startKmipServer, type Context, type KmipKeystoreConfig } from "../src/index.js";
-import { requireOpenssl } from "./lib.js";
+import { openKeystore, startKmipServer, type Context, type KeyManager, type KmipKeystoreConfig } from "../src/index.js";
+import { requireOpenssl, type ScenarioContext } from "./lib.js";
 
 const execFileP = promisify(execFile);
 
@@ -151,4 +151,36 @@ export function parseKmipChoice(s: string | undefined): KmipChoice {
   if (s === undefined || s === "" || s === "auto") return "auto";
   if (s === "pykmip" || s === "virsecret") return s;
   throw new Error(`unknown KMIP server '${s}': use auto, pykmip or virsecret`);
+}
+
+/** A run's KMIP keystore: the server, the operator's connection to it, and a note of the keys the run made. */
+export interface KmipSession {
+  readonly peer: KmipPeer;
+  readonly km: KeyManager;
+  /** a key this run made on the server: deleted when the run ends, however it ends; returns `keyId` */
+  made(keyId: string): string;
+}
+
+/**
+ * Start the KMIP server of this run, connect to it and run `fn`; afterwards
+ * delete the keys the run made (a shared PyKMIP keeps no litter), close the
+ * connection, and stop the server when it is ours.
+ */
+export async function withKmipKeystore<T>(ctx: ScenarioContext, fn: (s: KmipSession) => Promise<T>): Promise<T> {
+  const peer = await startKmipPeer(ctx.workdir, ctx.kmip, ctx.log);
+  const keys: string[] = [];
+  let km: KeyManager | undefined;
+  try {
+    ctx.log(`keystore: ${peer.name}`);
+    km = await openKeystore(peer.config);
+    const made = (keyId: string): string => {
+      keys.push(keyId);
+      return keyId;
+    };
+    return await fn({ peer, km, made });
+  } finally {
+    for (const keyId of keys) await km?.deleteKey(peer.context, keyId).catch(() => undefined);
+    await km?.close();
+    await peer.close();
+  }
 }

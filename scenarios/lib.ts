@@ -7,7 +7,17 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KmipChoice } from "./kmip.js";
-import { isVirError, parseSecretXML, parseVolumeXML, type SecretDriver, type VolumeDriver } from "../src/index.js";
+import {
+  isVirError,
+  parseSecretXML,
+  parseVolumeXML,
+  passphraseFromKey,
+  type Context,
+  type KeyManager,
+  type SecretDriver,
+  type SecretHandle,
+  type VolumeDriver,
+} from "../src/index.js";
 import { QEMU_IMG_PACKAGE } from "../src/storage/qemu-img.js";
 import { withSecretFile } from "../src/storage/secret-file.js";
 
@@ -24,9 +34,11 @@ export interface ScenarioContext {
   readonly kmip?: KmipChoice;
 }
 
-/** Every result names its scenario; the rest is the scenario's own end state. */
+/** Every result names its scenario and what it left of its secret files; the rest is the scenario's own end state. */
 export interface ScenarioResult {
   readonly scenario: ScenarioId;
+  /** files left in the directory the 0600 secret files for qemu-io were made in */
+  readonly secretFilesLeft: readonly string[];
 }
 
 /** One claim of a scenario's verdict, judged on the returned end state. */
@@ -46,6 +58,11 @@ export interface Scenario<R extends ScenarioResult = ScenarioResult> {
 
 export function check(claim: string, ok: boolean): Check {
   return { claim, ok };
+}
+
+/** The claims every scenario makes, judged by the runner after the scenario's own verify(). */
+export function commonChecks(r: ScenarioResult): Check[] {
+  return [check("no secret file left behind", r.secretFilesLeft.length === 0)];
 }
 
 // ---- preflight: the real tools, never a fake boot ----
@@ -99,6 +116,39 @@ export function volumeXML(name: string, format: "raw" | "qcow2", encryption: str
     `<target><format type='${format}'/>${encryption}</target></volume>`;
 }
 
+/** `<encryption format='luks'>` naming a secret the app defined (virsecret generates none). */
+export function luksEncryption(secretUuid: string): string {
+  return `<encryption format='luks'><secret type='passphrase' uuid='${secretUuid}'/></encryption>`;
+}
+
+/** A secret description as the apps of the scenarios write it; `volume`, when given, is its usage. */
+export function secretXML(o: { uuid: string; ephemeral: boolean; private: boolean; volume?: string; description?: string }): string {
+  const yn = (b: boolean): string => (b ? "yes" : "no");
+  return `<secret ephemeral='${yn(o.ephemeral)}' private='${yn(o.private)}'><uuid>${o.uuid}</uuid>` +
+    (o.description !== undefined ? `<description>${o.description}</description>` : "") +
+    (o.volume !== undefined ? `<usage type='volume'><volume>${o.volume}</volume></usage>` : "") +
+    "</secret>";
+}
+
+/**
+ * Define the VM's ephemeral private secret (usage `volume`, when given) and
+ * set its value from keystore key `keyId` (passphraseFromKey: the nova rule).
+ */
+export async function secretFromKeystore(
+  secrets: SecretDriver, km: KeyManager, kctx: Context, keyId: string, uuid: string, volume?: string,
+): Promise<SecretHandle> {
+  const h = await secrets.defineXML(secretXML({ uuid, ephemeral: true, private: true, ...(volume !== undefined ? { volume } : {}) }));
+  const key = await km.getKey(kctx, keyId);
+  const pass = passphraseFromKey(key);
+  try {
+    await h.setValue(pass);
+  } finally {
+    pass.fill(0);
+    key.value?.fill(0);
+  }
+  return h;
+}
+
 /** The libvirt-style error code of a rejection (VirError code, key-manager code, or the class name). */
 export function errorCode(e: unknown): string {
   if (isVirError(e)) return e.codeName;
@@ -143,6 +193,18 @@ export async function scanTree(dir: string, needles: readonly Uint8Array[]): Pro
   };
   await walk(dir, "");
   return { files, hits };
+}
+
+/** A scan passes only when it read files and found no needle: a scan of an empty tree must not pass. */
+export function scanCheck(claim: string, scan: ScanResult): Check {
+  return check(claim, scan.files > 0 && scan.hits.length === 0);
+}
+
+/** Scan `root` for `passphrase` (raw, base64, hex) and log what was found; `label` names the root in the log. */
+export async function scanForPassphrase(ctx: ScenarioContext, root: string, passphrase: Uint8Array, label = "root scan"): Promise<ScanResult> {
+  const scan = await scanTree(root, valueForms(passphrase));
+  ctx.log(`${label}: ${scan.files} files, passphrase in clear in ${scan.hits.length}`);
+  return scan;
 }
 
 /** A value as it could sit in a file: raw, base64, hex. */

@@ -16,15 +16,17 @@ import {
   installGuest,
   listDir,
   outcome,
-  scanTree,
+  scanCheck,
+  scanForPassphrase,
+  secretXML,
   subdir,
-  valueForms,
   volumeXML,
   type BootResult,
   type Check,
   type GuestData,
   type Scenario,
   type ScenarioContext,
+  type ScanResult,
   type ScenarioResult,
 } from "./lib.js";
 
@@ -43,9 +45,8 @@ export interface S2Result extends ScenarioResult {
   /** after the app's redefine + SetValue */
   readonly redefined: { readonly uuid: string; readonly ephemeral: boolean; readonly recordInStore: boolean };
   readonly bootAfterRedefine: BootResult;
-  readonly rootScan: { readonly files: number; readonly hits: string[] };
+  readonly rootScan: ScanResult;
   readonly data: GuestData;
-  readonly secretFilesLeft: string[];
 }
 
 async function run(ctx: ScenarioContext): Promise<S2Result> {
@@ -92,9 +93,7 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
     ctx.log(`agent tries to boot now: ${describeBoot(bootAfterRestart)}`);
 
     ctx.log(`app: virSecretDefineXML (same uuid, ephemeral, usage volume=${disk.path}) and virSecretSetValue from its vault`);
-    const h = await secrets.defineXML(
-      `<secret ephemeral='yes' private='no'><uuid>${disk.secretUuid}</uuid><usage type='volume'><volume>${disk.path}</volume></usage></secret>`,
-    );
+    const h = await secrets.defineXML(secretXML({ uuid: disk.secretUuid, ephemeral: true, private: false, volume: disk.path }));
     const saved = await readFile(vaultFile);
     await h.setValue(saved);
     const redefinedDef = parseSecretXML(h.getXMLDesc());
@@ -106,8 +105,7 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
     const vaultMode = (await stat(vaultFile)).mode & 0o777;
     await secrets.close();
     secrets = undefined;
-    const rootScan = await scanTree(root, valueForms(saved));
-    ctx.log(`root scan: ${rootScan.files} files, passphrase in clear in ${rootScan.hits.length}`);
+    const rootScan = await scanForPassphrase(ctx, root, saved);
     const result: S2Result = {
       scenario: "s2",
       volume: { name, path: disk.path, secretUuid: disk.secretUuid },
@@ -141,8 +139,7 @@ function verify(r: S2Result): Check[] {
     check("after the restart the guest cannot boot", !r.bootAfterRestart.opened && (r.bootAfterRestart.error ?? "").startsWith("NO_SECRET")),
     check("the app redefined the same uuid, ephemeral", r.redefined.uuid === r.volume.secretUuid && r.redefined.ephemeral),
     ...bootChecks("boot after redefine + SetValue", r.bootAfterRedefine, r.data),
-    check("the passphrase is nowhere in clear under the root", r.rootScan.files > 0 && r.rootScan.hits.length === 0),
-    check("no secret file left behind", r.secretFilesLeft.length === 0),
+    scanCheck("the passphrase is nowhere in clear under the root", r.rootScan),
   ];
 }
 

@@ -14,15 +14,18 @@ import {
   guestData,
   installGuest,
   listDir,
-  scanTree,
+  luksEncryption,
+  scanCheck,
+  scanForPassphrase,
+  secretXML,
   subdir,
-  valueForms,
   volumeXML,
   type BootResult,
   type Check,
   type GuestData,
   type Scenario,
   type ScenarioContext,
+  type ScanResult,
   type ScenarioResult,
 } from "./lib.js";
 
@@ -40,9 +43,8 @@ export interface S3Result extends ScenarioResult {
   /** a GetValue on the private secret through the ordinary handle: its error code */
   readonly plainGetValue: string;
   readonly keyCheckOk: boolean;
-  readonly rootScan: { readonly files: number; readonly hits: string[] };
+  readonly rootScan: ScanResult;
   readonly data: GuestData;
-  readonly secretFilesLeft: string[];
 }
 
 async function run(ctx: ScenarioContext): Promise<S3Result> {
@@ -58,12 +60,12 @@ async function run(ctx: ScenarioContext): Promise<S3Result> {
   let secrets: SecretDriver | undefined = await openSecretDriver({ uri: embedURI(root) });
   try {
     ctx.log(`app: virSecretDefineXML ${uuid} ephemeral='yes' private='yes'`);
-    const h = await secrets.defineXML(`<secret ephemeral='yes' private='yes'><uuid>${uuid}</uuid><description>db disk</description></secret>`);
+    const h = await secrets.defineXML(secretXML({ uuid, ephemeral: true, private: true, description: "db disk" }));
     ctx.log(`app: virSecretSetValue (${passphrase.length} bytes of its own passphrase)`);
     await h.setValue(passphrase);
     const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
     ctx.log(`app: virStorageVolCreateXML ${name} (raw LUKS) with <secret type='passphrase' uuid='${uuid}'/>`);
-    await vd.createXML(volumeXML(name, "raw", `<encryption format='luks'><secret type='passphrase' uuid='${uuid}'/></encryption>`));
+    await vd.createXML(volumeXML(name, "raw", luksEncryption(uuid)));
     const disk = await diskOf(vd, name);
     const rec = await vd.record(name);
     await installGuest(secrets, disk, data, secretFiles);
@@ -82,8 +84,7 @@ async function run(ctx: ScenarioContext): Promise<S3Result> {
     ctx.log(`store record of the secret: ${recordInStore ? "present" : "none (memory only)"}`);
     await secrets.close();
     secrets = undefined;
-    const rootScan = await scanTree(root, valueForms(passphrase));
-    ctx.log(`root scan: ${rootScan.files} files, passphrase in clear in ${rootScan.hits.length}`);
+    const rootScan = await scanForPassphrase(ctx, root, passphrase);
     return {
       scenario: "s3",
       secretUuid: uuid,
@@ -113,8 +114,7 @@ function verify(r: S3Result): Check[] {
     check("the agent read the private secret through the elevated handle", r.boot.secretRead === "elevated"),
     check("an ordinary GetValue of the private secret is refused (INVALID_SECRET)", r.plainGetValue === "INVALID_SECRET"),
     check("virsecret's key check agrees", r.keyCheckOk),
-    check("the passphrase is nowhere in clear under the root", r.rootScan.files > 0 && r.rootScan.hits.length === 0),
-    check("no secret file left behind", r.secretFilesLeft.length === 0),
+    scanCheck("the passphrase is nowhere in clear under the root", r.rootScan),
   ];
 }
 

@@ -5,18 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  embedURI,
-  generateUUID,
-  openKeystore,
-  openSecretDriver,
-  openVolumeDriver,
-  passphraseFromKey,
-  SECRET_SPACE,
-  type KeyManager,
-  type SecretDriver,
-} from "../src/index.js";
-import { startKmipPeer, type KmipPeer } from "./kmip.js";
+import { embedURI, generateUUID, openSecretDriver, openVolumeDriver, SECRET_SPACE, type SecretDriver } from "../src/index.js";
+import { withKmipKeystore, type KmipSession } from "./kmip.js";
 import {
   bootChecks,
   bootGuest,
@@ -26,8 +16,11 @@ import {
   guestData,
   installGuest,
   listDir,
+  luksEncryption,
   outcome,
+  scanCheck,
   scanTree,
+  secretFromKeystore,
   subdir,
   valueForms,
   volumeXML,
@@ -37,6 +30,7 @@ import {
   type GuestData,
   type Scenario,
   type ScenarioContext,
+  type ScanResult,
   type ScenarioResult,
 } from "./lib.js";
 
@@ -57,25 +51,21 @@ export interface S4Result extends ScenarioResult {
     readonly secretsAfterRestart: number;
   };
   /** files under the host's root holding the passphrase or the secret's uuid */
-  readonly rootScan: { readonly files: number; readonly hits: string[] };
+  readonly rootScan: ScanResult;
   /** the keystore still holds the passphrase: the host gave it back, the keystore keeps it */
   readonly keystoreStillHasKey: boolean;
   readonly data: GuestData;
-  readonly secretFilesLeft: string[];
 }
 
 /** Earlier and elsewhere: a volume whose passphrase is the keystore's (made on a provisioning root, then removed). */
-async function provision(ctx: ScenarioContext, km: KeyManager, peer: KmipPeer, keyId: string, pool: string, secretFiles: string, name: string, data: GuestData): Promise<Disk> {
+async function provision(ctx: ScenarioContext, kmip: KmipSession, keyId: string, pool: string, secretFiles: string, name: string, data: GuestData): Promise<Disk> {
   const root = join(ctx.workdir, "provisioner-root");
   const secrets = await openSecretDriver({ uri: embedURI(root) });
   try {
     const uuid = generateUUID();
-    const h = await secrets.defineXML(`<secret ephemeral='yes' private='yes'><uuid>${uuid}</uuid></secret>`);
-    const key = await km.getKey(peer.context, keyId);
-    await h.setValue(passphraseFromKey(key));
-    key.value?.fill(0);
+    const h = await secretFromKeystore(secrets, kmip.km, kmip.peer.context, keyId, uuid);
     const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
-    const ref = await vd.createXML(volumeXML(name, "qcow2", `<encryption format='luks'><secret type='passphrase' uuid='${uuid}'/></encryption>`));
+    const ref = await vd.createXML(volumeXML(name, "qcow2", luksEncryption(uuid)));
     const disk: Disk = { path: ref.path, format: "qcow2", secretUuid: uuid };
     await installGuest(secrets, disk, data, secretFiles);
     await h.undefine();
@@ -92,80 +82,69 @@ async function run(ctx: ScenarioContext): Promise<S4Result> {
   const root = join(ctx.workdir, "host-root");
   const name = "guest.qcow2";
   const data = guestData();
-  const peer = await startKmipPeer(ctx.workdir, ctx.kmip, ctx.log);
-  let km: KeyManager | undefined;
-  let secrets: SecretDriver | undefined;
-  let keyId: string | undefined;
-  try {
-    ctx.log(`keystore: ${peer.name}`);
-    km = await openKeystore(peer.config);
-    const passphrase = enc(randomBytes(24).toString("base64"));
-    keyId = await km.storeKey(peer.context, { kind: "passphrase", name: `s4-${generateUUID()}`, value: passphrase });
-    ctx.log(`operator: the VM's passphrase is KMIP object ${keyId} (secret data)`);
-    const prov = await provision(ctx, km, peer, keyId, pool, secretFiles, name, data);
-    ctx.log(`earlier, on a provisioning host: ${prov.path} was created under that passphrase and the guest wrote its data`);
+  return withKmipKeystore(ctx, async (kmip) => {
+    const { peer, km } = kmip;
+    let secrets: SecretDriver | undefined;
+    try {
+      const passphrase = enc(randomBytes(24).toString("base64"));
+      const keyId = kmip.made(await km.storeKey(peer.context, { kind: "passphrase", name: `s4-${generateUUID()}`, value: passphrase }));
+      ctx.log(`operator: the VM's passphrase is KMIP object ${keyId} (secret data)`);
+      const prov = await provision(ctx, kmip, keyId, pool, secretFiles, name, data);
+      ctx.log(`earlier, on a provisioning host: ${prov.path} was created under that passphrase and the guest wrote its data`);
 
-    secrets = await openSecretDriver({ uri: embedURI(root) });
-    const uuid = generateUUID();
-    ctx.log(`app: virSecretDefineXML ${uuid} ephemeral='yes' private='yes' usage volume=${prov.path}`);
-    const h = await secrets.defineXML(
-      `<secret ephemeral='yes' private='yes'><uuid>${uuid}</uuid><usage type='volume'><volume>${prov.path}</volume></usage></secret>`,
-    );
-    ctx.log(`app: GetKey ${keyId} from the keystore, virSecretSetValue with it`);
-    const key = await km.getKey(peer.context, keyId);
-    const fromKeystore = passphraseFromKey(key);
-    await h.setValue(fromKeystore);
-    const held = await secrets.elevated().getValue(uuid);
-    const valueFromKeystore = Buffer.from(held).equals(Buffer.from(passphrase));
-    held.fill(0);
-    key.value?.fill(0);
+      secrets = await openSecretDriver({ uri: embedURI(root) });
+      const uuid = generateUUID();
+      ctx.log(`app: virSecretDefineXML ${uuid} ephemeral='yes' private='yes' usage volume=${prov.path}`);
+      ctx.log(`app: GetKey ${keyId} from the keystore, virSecretSetValue with it`);
+      const h = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, prov.path);
+      const held = await secrets.elevated().getValue(uuid);
+      const valueFromKeystore = Buffer.from(held).equals(Buffer.from(passphrase));
+      held.fill(0);
 
-    const boot = await bootGuest(secrets, { ...prov, secretUuid: uuid }, data, secretFiles);
-    ctx.log(`app: transient guest started; ${describeBoot(boot)}`);
-    ctx.log(`app: virSecretUndefine ${uuid}`);
-    await h.undefine();
+      const boot = await bootGuest(secrets, { ...prov, secretUuid: uuid }, data, secretFiles);
+      ctx.log(`app: transient guest started; ${describeBoot(boot)}`);
+      ctx.log(`app: virSecretUndefine ${uuid}`);
+      await h.undefine();
 
-    const s = secrets;
-    const look = await outcome(async () => s.lookupByUUID(uuid));
-    const after = {
-      secretsListed: secrets.listSecrets(100),
-      lookup: look.ok ? "found" : look.code,
-      recordInStore: (await secrets.store.get(SECRET_SPACE, uuid)) !== undefined,
-      secretsAfterRestart: -1,
-    };
-    ctx.log(`host after the undefine: ${after.secretsListed.length} secrets, lookup → ${after.lookup}`);
-    await secrets.close();
-    secrets = undefined;
-    secrets = await openSecretDriver({ uri: embedURI(root) });
-    after.secretsAfterRestart = secrets.numOfSecrets();
-    await secrets.close();
-    secrets = undefined;
-    const rootScan = await scanTree(root, [...valueForms(passphrase), enc(uuid)]);
-    ctx.log(`host root scan: ${rootScan.files} files, passphrase or uuid found in ${rootScan.hits.length}`);
-    const still = await outcome(() => km!.getKey(peer.context, keyId!));
-    const keystoreStillHasKey = still.ok && Buffer.from(still.value.value ?? []).equals(Buffer.from(passphrase));
-    if (still.ok) still.value.value?.fill(0);
-    ctx.log(`keystore still holds ${keyId}: ${keystoreStillHasKey ? "yes" : "no"}`);
-    passphrase.fill(0);
-    return {
-      scenario: "s4",
-      keystore: peer.kind,
-      keyId,
-      secretUuid: uuid,
-      valueFromKeystore,
-      boot,
-      after,
-      rootScan,
-      keystoreStillHasKey,
-      data,
-      secretFilesLeft: await listDir(secretFiles),
-    };
-  } finally {
-    await secrets?.close();
-    if (km && keyId !== undefined) await km.deleteKey(peer.context, keyId).catch(() => undefined);
-    await km?.close();
-    await peer.close();
-  }
+      const s = secrets;
+      const look = await outcome(async () => s.lookupByUUID(uuid));
+      const after = {
+        secretsListed: secrets.listSecrets(100),
+        lookup: look.ok ? "found" : look.code,
+        recordInStore: (await secrets.store.get(SECRET_SPACE, uuid)) !== undefined,
+        secretsAfterRestart: -1,
+      };
+      ctx.log(`host after the undefine: ${after.secretsListed.length} secrets, lookup → ${after.lookup}`);
+      await secrets.close();
+      secrets = undefined;
+      secrets = await openSecretDriver({ uri: embedURI(root) });
+      after.secretsAfterRestart = secrets.numOfSecrets();
+      await secrets.close();
+      secrets = undefined;
+      const rootScan = await scanTree(root, [...valueForms(passphrase), enc(uuid)]);
+      ctx.log(`host root scan: ${rootScan.files} files, passphrase or uuid found in ${rootScan.hits.length}`);
+      const still = await outcome(() => km.getKey(peer.context, keyId));
+      const keystoreStillHasKey = still.ok && Buffer.from(still.value.value ?? []).equals(Buffer.from(passphrase));
+      if (still.ok) still.value.value?.fill(0);
+      ctx.log(`keystore still holds ${keyId}: ${keystoreStillHasKey ? "yes" : "no"}`);
+      passphrase.fill(0);
+      return {
+        scenario: "s4",
+        keystore: peer.kind,
+        keyId,
+        secretUuid: uuid,
+        valueFromKeystore,
+        boot,
+        after,
+        rootScan,
+        keystoreStillHasKey,
+        data,
+        secretFilesLeft: await listDir(secretFiles),
+      };
+    } finally {
+      await secrets?.close();
+    }
+  });
 }
 
 function verify(r: S4Result): Check[] {
@@ -176,9 +155,8 @@ function verify(r: S4Result): Check[] {
     check("after the undefine the host lists no secret and the uuid is unknown",
       r.after.secretsListed.length === 0 && r.after.lookup === "NO_SECRET" && !r.after.recordInStore),
     check("after another restart the host still has no secret", r.after.secretsAfterRestart === 0),
-    check("neither the passphrase nor the secret's uuid is anywhere under the host's root", r.rootScan.files > 0 && r.rootScan.hits.length === 0),
+    scanCheck("neither the passphrase nor the secret's uuid is anywhere under the host's root", r.rootScan),
     check("the keystore still holds the passphrase", r.keystoreStillHasKey),
-    check("no secret file left behind", r.secretFilesLeft.length === 0),
   ];
 }
 

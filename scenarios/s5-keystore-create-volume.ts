@@ -5,20 +5,8 @@
 // undefines it. Later the guest starts the same way (define, set from the
 // keystore, boot, undefine) and reads what was written.
 import { join } from "node:path";
-import {
-  embedURI,
-  generateUUID,
-  openKeystore,
-  openSecretDriver,
-  openVolumeDriver,
-  passphraseFromKey,
-  SECRET_SPACE,
-  type Context,
-  type KeyManager,
-  type SecretDriver,
-  type SecretHandle,
-} from "../src/index.js";
-import { startKmipPeer } from "./kmip.js";
+import { embedURI, generateUUID, openSecretDriver, openVolumeDriver, SECRET_SPACE, type SecretDriver } from "../src/index.js";
+import { withKmipKeystore } from "./kmip.js";
 import {
   bootChecks,
   bootGuest,
@@ -30,9 +18,11 @@ import {
   imageInfo,
   installGuest,
   listDir,
-  scanTree,
+  luksEncryption,
+  scanCheck,
+  scanForPassphrase,
+  secretFromKeystore,
   subdir,
-  valueForms,
   volumeXML,
   type BootResult,
   type Check,
@@ -40,6 +30,7 @@ import {
   type GuestData,
   type Scenario,
   type ScenarioContext,
+  type ScanResult,
   type ScenarioResult,
 } from "./lib.js";
 
@@ -55,28 +46,11 @@ export interface S5Result extends ScenarioResult {
   readonly record: { readonly secretUuid?: string; readonly ownsSecret?: boolean; readonly ownsKey?: boolean } | undefined;
   /** after the undefine */
   readonly after: { readonly secretsListed: string[]; readonly recordInStore: boolean };
-  readonly rootScan: { readonly files: number; readonly hits: string[] };
+  readonly rootScan: ScanResult;
   /** the guest started later with the value set from the keystore again */
   readonly laterBoot: BootResult;
   readonly secretsAtEnd: number;
   readonly data: GuestData;
-  readonly secretFilesLeft: string[];
-}
-
-/** Define the VM's ephemeral private secret and set it from the keystore key. */
-async function secretFromKeystore(secrets: SecretDriver, km: KeyManager, ctx: Context, keyId: string, uuid: string, path: string): Promise<SecretHandle> {
-  const h = await secrets.defineXML(
-    `<secret ephemeral='yes' private='yes'><uuid>${uuid}</uuid><usage type='volume'><volume>${path}</volume></usage></secret>`,
-  );
-  const key = await km.getKey(ctx, keyId);
-  const pass = passphraseFromKey(key);
-  try {
-    await h.setValue(pass);
-  } finally {
-    pass.fill(0);
-    key.value?.fill(0);
-  }
-  return h;
 }
 
 async function run(ctx: ScenarioContext): Promise<S5Result> {
@@ -86,75 +60,68 @@ async function run(ctx: ScenarioContext): Promise<S5Result> {
   const name = "data.qcow2";
   const path = join(pool, name);
   const data = guestData();
-  const peer = await startKmipPeer(ctx.workdir, ctx.kmip, ctx.log);
-  let km: KeyManager | undefined;
-  let secrets: SecretDriver | undefined;
-  let keyId: string | undefined;
-  try {
-    ctx.log(`keystore: ${peer.name}`);
-    km = await openKeystore(peer.config);
-    keyId = await km.createKey(peer.context, { algorithm: "AES", length: 256, name: `s5-${generateUUID()}` });
-    ctx.log(`operator: KMIP Create made AES-256 key ${keyId} for the volume`);
-    const keyHex = enc(hex((await km.getKey(peer.context, keyId)).value!));
+  return withKmipKeystore(ctx, async ({ peer, km, made }) => {
+    let secrets: SecretDriver | undefined;
+    try {
+      const keyId = made(await km.createKey(peer.context, { algorithm: "AES", length: 256, name: `s5-${generateUUID()}` }));
+      ctx.log(`operator: KMIP Create made AES-256 key ${keyId} for the volume`);
+      const keyHex = enc(hex((await km.getKey(peer.context, keyId)).value!));
 
-    secrets = await openSecretDriver({ uri: embedURI(root) });
-    const uuid = generateUUID();
-    ctx.log(`app: virSecretDefineXML ${uuid} (ephemeral, private, usage volume=${path}); value set from key ${keyId}`);
-    const h = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, path);
-    const held = await secrets.elevated().getValue(uuid);
-    const valueIsKeyHex = Buffer.from(held).equals(Buffer.from(keyHex));
-    held.fill(0);
+      secrets = await openSecretDriver({ uri: embedURI(root) });
+      const uuid = generateUUID();
+      ctx.log(`app: virSecretDefineXML ${uuid} (ephemeral, private, usage volume=${path}); value set from key ${keyId}`);
+      const h = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, path);
+      const held = await secrets.elevated().getValue(uuid);
+      const valueIsKeyHex = Buffer.from(held).equals(Buffer.from(keyHex));
+      held.fill(0);
 
-    const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
-    ctx.log(`app: virStorageVolCreateXML ${name} naming secret ${uuid}`);
-    await vd.createXML(volumeXML(name, "qcow2", `<encryption format='luks'><secret type='passphrase' uuid='${uuid}'/></encryption>`));
-    const disk: Disk = { path, format: "qcow2", secretUuid: uuid };
-    await installGuest(secrets, disk, data, secretFiles);
-    ctx.log("app: the guest's data is written onto the new volume");
-    const rec = await vd.record(name);
-    ctx.log(`app: virSecretUndefine ${uuid}`);
-    await h.undefine();
-    const after = { secretsListed: secrets.listSecrets(100), recordInStore: (await secrets.store.get(SECRET_SPACE, uuid)) !== undefined };
-    const info = await imageInfo(path);
-    ctx.log(`host: ${after.secretsListed.length} secrets; qemu-img info: ${info.format}, encrypted=${info.encrypted} (${info.encryptFormat ?? "?"})`);
-    await secrets.close();
-    secrets = undefined;
-    const rootScan = await scanTree(root, valueForms(keyHex));
-    ctx.log(`host root scan: ${rootScan.files} files, passphrase in clear in ${rootScan.hits.length}`);
+      const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+      ctx.log(`app: virStorageVolCreateXML ${name} naming secret ${uuid}`);
+      await vd.createXML(volumeXML(name, "qcow2", luksEncryption(uuid)));
+      const disk: Disk = { path, format: "qcow2", secretUuid: uuid };
+      await installGuest(secrets, disk, data, secretFiles);
+      ctx.log("app: the guest's data is written onto the new volume");
+      const rec = await vd.record(name);
+      ctx.log(`app: virSecretUndefine ${uuid}`);
+      await h.undefine();
+      const after = { secretsListed: secrets.listSecrets(100), recordInStore: (await secrets.store.get(SECRET_SPACE, uuid)) !== undefined };
+      const info = await imageInfo(path);
+      ctx.log(`host: ${after.secretsListed.length} secrets; qemu-img info: ${info.format}, encrypted=${info.encrypted} (${info.encryptFormat ?? "?"})`);
+      await secrets.close();
+      secrets = undefined;
+      const rootScan = await scanForPassphrase(ctx, root, keyHex, "host root scan");
 
-    ctx.log("later: the app starts the guest the same way (define, set from the keystore, boot, undefine)");
-    secrets = await openSecretDriver({ uri: embedURI(root) });
-    const again = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, path);
-    const laterBoot = await bootGuest(secrets, disk, data, secretFiles);
-    ctx.log(`agent boots the guest: ${describeBoot(laterBoot)}`);
-    await again.undefine();
-    const secretsAtEnd = secrets.numOfSecrets();
-    keyHex.fill(0);
-    return {
-      scenario: "s5",
-      keystore: peer.kind,
-      keyId,
-      secretUuid: uuid,
-      valueIsKeyHex,
-      volume: { path, ...info },
-      record: rec === undefined ? undefined : {
-        ...(rec.secretUuid !== undefined ? { secretUuid: rec.secretUuid } : {}),
-        ownsSecret: rec.ownsSecret,
-        ...(rec.ownsKey !== undefined ? { ownsKey: rec.ownsKey } : {}),
-      },
-      after,
-      rootScan,
-      laterBoot,
-      secretsAtEnd,
-      data,
-      secretFilesLeft: await listDir(secretFiles),
-    };
-  } finally {
-    await secrets?.close();
-    if (km && keyId !== undefined) await km.deleteKey(peer.context, keyId).catch(() => undefined);
-    await km?.close();
-    await peer.close();
-  }
+      ctx.log("later: the app starts the guest the same way (define, set from the keystore, boot, undefine)");
+      secrets = await openSecretDriver({ uri: embedURI(root) });
+      const again = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, path);
+      const laterBoot = await bootGuest(secrets, disk, data, secretFiles);
+      ctx.log(`agent boots the guest: ${describeBoot(laterBoot)}`);
+      await again.undefine();
+      const secretsAtEnd = secrets.numOfSecrets();
+      keyHex.fill(0);
+      return {
+        scenario: "s5",
+        keystore: peer.kind,
+        keyId,
+        secretUuid: uuid,
+        valueIsKeyHex,
+        volume: { path, ...info },
+        record: rec === undefined ? undefined : {
+          ...(rec.secretUuid !== undefined ? { secretUuid: rec.secretUuid } : {}),
+          ownsSecret: rec.ownsSecret,
+          ...(rec.ownsKey !== undefined ? { ownsKey: rec.ownsKey } : {}),
+        },
+        after,
+        rootScan,
+        laterBoot,
+        secretsAtEnd,
+        data,
+        secretFilesLeft: await listDir(secretFiles),
+      };
+    } finally {
+      await secrets?.close();
+    }
+  });
 }
 
 function verify(r: S5Result): Check[] {
@@ -164,10 +131,9 @@ function verify(r: S5Result): Check[] {
     check("the volume record names the secret and owns neither secret nor key",
       r.record?.secretUuid === r.secretUuid && r.record.ownsSecret === false && r.record.ownsKey !== true),
     check("after the undefine the host has no secret, in memory or in the store", r.after.secretsListed.length === 0 && !r.after.recordInStore),
-    check("the passphrase is nowhere in clear under the host's root", r.rootScan.files > 0 && r.rootScan.hits.length === 0),
+    scanCheck("the passphrase is nowhere in clear under the host's root", r.rootScan),
     ...bootChecks("later boot with the value from the keystore", r.laterBoot, r.data),
     check("the host ends with no secret", r.secretsAtEnd === 0),
-    check("no secret file left behind", r.secretFilesLeft.length === 0),
   ];
 }
 

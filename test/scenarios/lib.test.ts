@@ -122,7 +122,7 @@ describe("scenario harness", function () {
         id: "s2",
         title: "failing",
         usesKmip: false,
-        run: async () => ({ scenario: "s2" }),
+        run: async () => ({ scenario: "s2", secretFilesLeft: [] }),
         verify: () => [{ claim: "a", ok: true }, { claim: "b", ok: false }],
       };
       expect((await runScenario(failing)).passed).to.equal(false);
