@@ -1,14 +1,11 @@
 // <keystore> configuration: every accepted form parses to the expected
 // KeystoreConfig AND validates against schemas/keystore.rng; every refused
 // form gives a VirError naming what is wrong; openKeystore dispatches on type.
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { ParseOption, RelaxNGValidator, XmlDocument } from "libxml2-wasm";
-import { ErrorCode, ErrorDomain, VirError } from "../../../src/errors.js";
+import { VirError } from "../../../src/errors.js";
 import type { KeystoreConfig } from "../../../src/keystore/config.js";
 import { KeyManagerError } from "../../../src/keystore/key-manager.js";
 import { LocalKeyManager } from "../../../src/keystore/local.js";
@@ -16,32 +13,11 @@ import { loadKeystoreConfig, openKeystore } from "../../../src/keystore/open.js"
 import { SecretStore } from "../../../src/store/db.js";
 import { parseKeystoreXML } from "../../../src/xml/keystore.js";
 import { rejection } from "../../keystore/conformance.js";
+import { relaxNG } from "../../helpers/relaxng.js";
+import { expectXmlError, virErrorOf } from "../../helpers/vir-error.js";
 
-const RNG = fileURLToPath(new URL("../../../schemas/keystore.rng", import.meta.url));
-let validator: RelaxNGValidator;
-
-/** true when the document is valid against keystore.rng */
-function schemaAccepts(xml: string): boolean {
-  const doc = XmlDocument.fromString(xml, { option: ParseOption.XML_PARSE_NONET });
-  try {
-    validator.validate(doc);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    doc.dispose();
-  }
-}
-
-function parseError(xml: string): VirError {
-  try {
-    parseKeystoreXML(xml);
-  } catch (e) {
-    expect(e).to.be.instanceOf(VirError);
-    return e as VirError;
-  }
-  throw new Error(`expected a parse error for ${xml}`);
-}
+const schema = relaxNG("keystore.rng");
+const parseError = (xml: string): VirError => virErrorOf(() => parseKeystoreXML(xml), xml);
 
 const TLS = "<tls version='1.2'><ca>/etc/pki/ca.pem</ca><cert>/etc/pki/c.pem</cert><key>/etc/pki/c.key</key></tls>";
 
@@ -199,20 +175,11 @@ const BAD: Array<[string, string, string | RegExp, boolean]> = [
 ];
 
 describe("keystore configuration XML", function () {
-  before(function () {
-    const rng = XmlDocument.fromString(readFileSync(RNG, "utf8"), { url: RNG, option: ParseOption.XML_PARSE_NONET });
-    try {
-      validator = RelaxNGValidator.fromDoc(rng);
-    } finally {
-      rng.dispose();
-    }
-  });
-
   describe("accepted", function () {
     for (const [what, xml, want] of GOOD) {
       it(`${what}: parses and validates against keystore.rng`, function () {
         expect(parseKeystoreXML(xml)).to.deep.equal(want);
-        expect(schemaAccepts(xml), "keystore.rng").to.equal(true);
+        expect(schema.accepts(xml), "keystore.rng").to.equal(true);
       });
     }
   });
@@ -220,14 +187,8 @@ describe("keystore configuration XML", function () {
   describe("refused", function () {
     for (const [what, xml, msg, schemaToo] of BAD) {
       it(`${what}: XML_ERROR naming the fault${schemaToo ? ", schema agrees" : ""}`, function () {
-        const e = parseError(xml);
-        expect(e.codeName).to.equal("XML_ERROR");
-        expect(e.code).to.equal(ErrorCode.XML_ERROR);
-        expect(e.domain).to.equal(ErrorDomain.KEYSTORE);
-        if (typeof msg === "string") expect(e.detail).to.equal(msg);
-        else expect(e.detail).to.match(msg);
-        expect(e.message).to.equal(`XML error: ${e.detail}`);
-        if (schemaToo) expect(schemaAccepts(xml), "keystore.rng").to.equal(false);
+        expectXmlError(parseError(xml), "KEYSTORE", msg);
+        if (schemaToo) expect(schema.accepts(xml), "keystore.rng").to.equal(false);
       });
     }
 

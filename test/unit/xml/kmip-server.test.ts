@@ -2,37 +2,15 @@
 // config AND validates against schemas/kmip-server.rng; every refused form
 // gives a VirError naming what is wrong (and the schema agrees where it can
 // see the fault).
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { ParseOption, RelaxNGValidator, XmlDocument } from "libxml2-wasm";
-import { ErrorCode, ErrorDomain, VirError } from "../../../src/errors.js";
+import type { VirError } from "../../../src/errors.js";
 import { parseKmipServerXML, type ParseKmipServerXMLOptions, type ResolvedKmipServerConfig } from "../../../src/xml/kmip-server.js";
+import { relaxNG } from "../../helpers/relaxng.js";
+import { expectXmlError, virErrorOf } from "../../helpers/vir-error.js";
 
-const RNG = fileURLToPath(new URL("../../../schemas/kmip-server.rng", import.meta.url));
-let validator: RelaxNGValidator;
-
-function schemaAccepts(xml: string): boolean {
-  const doc = XmlDocument.fromString(xml, { option: ParseOption.XML_PARSE_NONET });
-  try {
-    validator.validate(doc);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    doc.dispose();
-  }
-}
-
-function parseError(xml: string, opts: ParseKmipServerXMLOptions = { baseDir: "/etc/kmip" }): VirError {
-  try {
-    parseKmipServerXML(xml, opts);
-  } catch (e) {
-    expect(e).to.be.instanceOf(VirError);
-    return e as VirError;
-  }
-  throw new Error(`expected a parse error for ${xml}`);
-}
+const schema = relaxNG("kmip-server.rng");
+const parseError = (xml: string, opts: ParseKmipServerXMLOptions = { baseDir: "/etc/kmip" }): VirError =>
+  virErrorOf(() => parseKmipServerXML(xml, opts), xml);
 
 const TLS = "<tls><ca>/pki/ca.pem</ca><cert>/pki/s.pem</cert><key>/pki/s.key</key></tls>";
 const STORE = "<data dir='/var/lib/kmip'/><seal-key file='/etc/kmip/seal.key'/>";
@@ -129,20 +107,11 @@ const BAD: Array<[string, string, string | RegExp, boolean]> = [
 ];
 
 describe("kmip-server configuration XML", function () {
-  before(function () {
-    const rng = XmlDocument.fromString(readFileSync(RNG, "utf8"), { url: RNG, option: ParseOption.XML_PARSE_NONET });
-    try {
-      validator = RelaxNGValidator.fromDoc(rng);
-    } finally {
-      rng.dispose();
-    }
-  });
-
   describe("accepted", function () {
     for (const [what, xml, want] of GOOD) {
       it(`${what}: parses and validates against kmip-server.rng`, function () {
         expect(parseKmipServerXML(xml, { baseDir: "/etc/kmip" })).to.deep.equal(want);
-        expect(schemaAccepts(xml), "kmip-server.rng").to.equal(true);
+        expect(schema.accepts(xml), "kmip-server.rng").to.equal(true);
       });
     }
   });
@@ -150,14 +119,8 @@ describe("kmip-server configuration XML", function () {
   describe("refused", function () {
     for (const [what, xml, msg, schemaToo] of BAD) {
       it(`${what}: XML_ERROR naming the fault${schemaToo ? ", schema agrees" : ""}`, function () {
-        const e = parseError(xml);
-        expect(e.codeName).to.equal("XML_ERROR");
-        expect(e.code).to.equal(ErrorCode.XML_ERROR);
-        expect(e.domain).to.equal(ErrorDomain.KEYSTORE);
-        if (typeof msg === "string") expect(e.detail).to.equal(msg);
-        else expect(e.detail).to.match(msg);
-        expect(e.message).to.equal(`XML error: ${e.detail}`);
-        if (schemaToo) expect(schemaAccepts(xml), "kmip-server.rng").to.equal(false);
+        expectXmlError(parseError(xml), "KEYSTORE", msg);
+        if (schemaToo) expect(schema.accepts(xml), "kmip-server.rng").to.equal(false);
       });
     }
 
