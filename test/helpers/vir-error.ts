@@ -1,8 +1,8 @@
-// What a refused configuration document must look like: a VirError (never a
-// bare Error), XML_ERROR in the given domain, the detail naming the fault and
-// the message in libvirt's "XML error: <detail>" form.
+// How a refused call must fail: a VirError (never a bare Error) with the
+// expected code and text; for configuration documents, XML_ERROR in the given
+// domain with the detail naming the fault, in libvirt's "XML error: <detail>" form.
 import { expect } from "chai";
-import { ErrorCode, ErrorDomain, VirError, type ErrorDomainName } from "../../src/errors.js";
+import { ErrorCode, ErrorDomain, VirError, type ErrorCodeName, type ErrorDomainName } from "../../src/errors.js";
 
 /** The VirError `fn` throws; fails the test when it throws something else or nothing. */
 export function virErrorOf(fn: () => unknown, what: string): VirError {
@@ -23,4 +23,20 @@ export function expectXmlError(e: VirError, domain: ErrorDomainName, msg: string
   if (typeof msg === "string") expect(e.detail).to.equal(msg);
   else expect(e.detail).to.match(msg);
   expect(e.message).to.equal(`XML error: ${e.detail}`);
+}
+
+/** A sync or async call fails with a VirError of this code and this full message (a RegExp: matching). */
+export async function expectVirError(fn: () => unknown, code: ErrorCodeName, message: string | RegExp): Promise<VirError> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, "expected a VirError").to.be.instanceOf(VirError);
+  const e = caught as VirError;
+  expect(e.codeName, e.message).to.equal(code);
+  if (typeof message === "string") expect(e.message).to.equal(message);
+  else expect(e.message).to.match(message);
+  return e;
 }

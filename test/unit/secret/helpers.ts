@@ -2,10 +2,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "chai";
-import { VirError, type ErrorCodeName } from "../../../src/errors.js";
 import { openSecretDriver, type SecretDriver, type SecretDriverOptions } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
+
+export { secretXML } from "../../helpers/secret-xml.js";
+export { expectVirError } from "../../helpers/vir-error.js";
 
 export async function tempDir(prefix = "virsecret-secret-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -31,22 +32,6 @@ export class Roots {
   }
 }
 
-/** Assert a sync or async call fails with a VirError of this code and full message. */
-export async function expectVirError(fn: () => unknown, code: ErrorCodeName, message: string | RegExp): Promise<VirError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected a VirError").to.be.instanceOf(VirError);
-  const e = caught as VirError;
-  expect(e.codeName, e.message).to.equal(code);
-  if (typeof message === "string") expect(e.message).to.equal(message);
-  else expect(e.message).to.match(message);
-  return e;
-}
-
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -54,12 +39,3 @@ export const U1 = "11111111-2222-3333-4444-555555555555";
 export const U2 = "22222222-3333-4444-5555-666666666666";
 export const U3 = "33333333-4444-5555-6666-777777777777";
 
-export function secretXML(o: { uuid?: string; ephemeral?: boolean; private?: boolean; description?: string; usage?: [string, string] } = {}): string {
-  const attrs = `ephemeral='${o.ephemeral ? "yes" : "no"}' private='${o.private ? "yes" : "no"}'`;
-  const idElem: Record<string, string> = { volume: "volume", ceph: "name", iscsi: "target", tls: "name", vtpm: "name" };
-  let body = "";
-  if (o.uuid !== undefined) body += `<uuid>${o.uuid}</uuid>`;
-  if (o.description !== undefined) body += `<description>${o.description}</description>`;
-  if (o.usage !== undefined) body += `<usage type='${o.usage[0]}'><${idElem[o.usage[0]]}>${o.usage[1]}</${idElem[o.usage[0]]}></usage>`;
-  return `<secret ${attrs}>${body}</secret>`;
-}

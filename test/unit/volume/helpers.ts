@@ -13,12 +13,13 @@
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "chai";
-import { VirError, type ErrorCodeName } from "../../../src/errors.js";
 import { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
 import { openVolumeDriver, type OpenVolumeDriverOptions, type VolumeDriver } from "../../../src/storage/volume-driver.js";
+
+export { secretXML } from "../../helpers/secret-xml.js";
+export { expectVirError } from "../../helpers/vir-error.js";
 
 const MOCK = (execPath: string): string => `#!${execPath}
 // MOCK qemu-img / qemu-io for virsecret's unit tests (not the real program)
@@ -188,27 +189,6 @@ export function volXML(o: { name: string; format?: "raw" | "qcow2"; enc?: string
     ${enc}
   </target>
 </volume>`;
-}
-
-export function secretXML(o: { uuid?: string; usage?: [string, string]; ephemeral?: boolean; private?: boolean }): string {
-  const el: Record<string, string> = { volume: "volume", ceph: "name", iscsi: "target", tls: "name", vtpm: "name" };
-  const usage = o.usage ? `<usage type='${o.usage[0]}'><${el[o.usage[0]]}>${o.usage[1]}</${el[o.usage[0]]}></usage>` : "";
-  return `<secret ephemeral='${o.ephemeral ? "yes" : "no"}' private='${o.private ? "yes" : "no"}'>${o.uuid ? `<uuid>${o.uuid}</uuid>` : ""}${usage}</secret>`;
-}
-
-export async function expectVirError(fn: () => unknown, code: ErrorCodeName, message: string | RegExp): Promise<VirError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected a VirError").to.be.instanceOf(VirError);
-  const e = caught as VirError;
-  expect(e.codeName, e.message).to.equal(code);
-  if (typeof message === "string") expect(e.message).to.equal(message);
-  else expect(e.message).to.match(message);
-  return e;
 }
 
 /** Every regular file under `dir` (recursively) whose bytes contain `needle`. */
