@@ -29,7 +29,7 @@ import {
   KeyManagerError,
   KeyNotFound,
 } from "./key-manager.js";
-import { checkCreateOptions, checkExpiration, checkName, checkNewObject, requireContext } from "./util.js";
+import { checkCreateOptions, checkName, checkStoreArgs, requireContext } from "./util.js";
 
 export type { BarbicanKeystoreOptions, BarbicanCreateVia } from "./barbican/options.js";
 
@@ -118,8 +118,7 @@ export class BarbicanKeyManager implements KeyManager {
 
   async storeKey(ctx: Context | null | undefined, obj: NewManagedObject, opts?: { expiration?: number }): Promise<string> {
     const c = this.enter(ctx);
-    checkNewObject(obj, this.supports);
-    const expiration = opts?.expiration === undefined ? undefined : checkExpiration(opts.expiration, Date.now() / 1000);
+    const expiration = checkStoreArgs(obj, opts, this.supports, Date.now() / 1000);
     return this.postSecret(c, this.fieldsOf(obj, expiration), obj.value);
   }
 

@@ -20,7 +20,7 @@ import {
   KeyNotFound,
   NotAuthorized,
 } from "./key-manager.js";
-import { checkCreateOptions, checkExpiration, checkNewObject, requireContext } from "./util.js";
+import { checkCreateOptions, checkStoreArgs, managedObject, requireContext } from "./util.js";
 
 /** The store space holding key-manager objects. */
 export const KEYS_SPACE = "keys";
@@ -81,8 +81,7 @@ export class LocalKeyManager implements KeyManager {
 
   async storeKey(ctx: Context | null | undefined, obj: NewManagedObject, opts?: { expiration?: number }): Promise<string> {
     const owner = this.#owner(ctx);
-    checkNewObject(obj, this.supports);
-    const expiration = opts?.expiration !== undefined ? checkExpiration(opts.expiration, this.#nowSec()) : undefined;
+    const expiration = checkStoreArgs(obj, opts, this.supports, this.#nowSec());
     // our own copy: the caller may reuse its buffer as soon as we return
     const value = Uint8Array.from(obj.value);
     const meta: Omit<KeyRecord, "owner" | "created"> = {
@@ -262,14 +261,5 @@ function isExpired(r: KeyRecord, nowSec: number): boolean {
 }
 
 function toObject(id: string, r: KeyRecord, value: Uint8Array | undefined): ManagedObject {
-  return {
-    id,
-    kind: r.kind,
-    ...(r.algorithm !== undefined ? { algorithm: r.algorithm } : {}),
-    ...(r.bitLength !== undefined ? { bitLength: r.bitLength } : {}),
-    ...(r.name !== undefined ? { name: r.name } : {}),
-    created: r.created,
-    ...(r.expiration !== undefined ? { expiration: r.expiration } : {}),
-    ...(value !== undefined ? { value } : {}),
-  };
+  return managedObject({ id, kind: r.kind, algorithm: r.algorithm, bitLength: r.bitLength, name: r.name, created: r.created, expiration: r.expiration, value });
 }

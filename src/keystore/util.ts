@@ -5,6 +5,7 @@ import {
   type CreateKeyOptions,
   type KeyManager,
   type KeyManagerSupports,
+  type ManagedObject,
   type ManagedObjectKind,
   type NewManagedObject,
   KeyManagerError,
@@ -79,6 +80,41 @@ export function checkNewObject(obj: NewManagedObject, supports: KeyManagerSuppor
   } else if (obj.algorithm !== undefined || obj.bitLength !== undefined) {
     throw new KeyManagerError(`a ${obj.kind} object has no algorithm or bit length`);
   }
+}
+
+/**
+ * storeKey's arguments: the object (checkNewObject) and then the optional
+ * expiration (checkExpiration); the checked expiration, or undefined.
+ */
+export function checkStoreArgs(obj: NewManagedObject, opts: { expiration?: number } | undefined, supports: KeyManagerSupports, now: number): number | undefined {
+  checkNewObject(obj, supports);
+  return opts?.expiration === undefined ? undefined : checkExpiration(opts.expiration, now);
+}
+
+/** A backend's view of one object; metadata it does not have is undefined. */
+export interface ManagedObjectFields {
+  readonly id: string;
+  readonly kind: ManagedObjectKind;
+  readonly created: number;
+  readonly algorithm?: string | undefined;
+  readonly bitLength?: number | undefined;
+  readonly name?: string | undefined;
+  readonly expiration?: number | undefined;
+  readonly value?: Uint8Array | undefined;
+}
+
+/** The ManagedObject a backend returns: fields it does not have are absent, never present as undefined. */
+export function managedObject(f: ManagedObjectFields): ManagedObject {
+  return {
+    id: f.id,
+    kind: f.kind,
+    ...(f.algorithm !== undefined ? { algorithm: f.algorithm } : {}),
+    ...(f.bitLength !== undefined ? { bitLength: f.bitLength } : {}),
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    created: f.created,
+    ...(f.expiration !== undefined ? { expiration: f.expiration } : {}),
+    ...(f.value !== undefined ? { value: f.value } : {}),
+  };
 }
 
 export function checkName(name: unknown): string {

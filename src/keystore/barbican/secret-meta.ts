@@ -1,6 +1,7 @@
 // Barbican secret metadata <-> key-manager objects: ids from secret_ref,
 // secret_type <-> kind, and Barbican's zone-less ISO times <-> POSIX seconds.
 import { KeyManagerError, type ManagedObject, type ManagedObjectKind } from "../key-manager.js";
+import { managedObject } from "../util.js";
 
 /** Barbican ids are lower-case canonical UUIDs; anything else cannot name a secret. */
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,22 +64,16 @@ export function objectFromMetadata(id: string, meta: SecretMetadata, value?: Uin
   const created = parseBarbicanTime(meta.created);
   if (created === undefined) throw new KeyManagerError(`Barbican secret ${id} has no valid 'created' time`);
   const expiration = parseBarbicanTime(meta.expiration);
-  const obj: {
-    id: string;
-    kind: ManagedObjectKind;
-    created: number;
-    algorithm?: string;
-    bitLength?: number;
-    name?: string;
-    expiration?: number;
-    value?: Uint8Array;
-  } = { id, kind, created };
-  if (kind === "symmetric") {
-    if (typeof meta.algorithm === "string" && meta.algorithm !== "") obj.algorithm = meta.algorithm;
-    if (typeof meta.bit_length === "number" && Number.isInteger(meta.bit_length) && meta.bit_length > 0) obj.bitLength = meta.bit_length;
-  }
-  if (typeof meta.name === "string" && meta.name !== "") obj.name = meta.name;
-  if (expiration !== undefined) obj.expiration = expiration;
-  if (value !== undefined) obj.value = value;
-  return obj;
+  const symmetric = kind === "symmetric";
+  const bits = meta.bit_length;
+  return managedObject({
+    id,
+    kind,
+    created,
+    algorithm: symmetric && typeof meta.algorithm === "string" && meta.algorithm !== "" ? meta.algorithm : undefined,
+    bitLength: symmetric && typeof bits === "number" && Number.isInteger(bits) && bits > 0 ? bits : undefined,
+    name: typeof meta.name === "string" && meta.name !== "" ? meta.name : undefined,
+    expiration,
+    value,
+  });
 }

@@ -31,7 +31,7 @@ import {
   KeyManagerError,
   KeyNotFound,
 } from "../key-manager.js";
-import { checkCreateOptions, checkExpiration, checkNewObject, requireContext } from "../util.js";
+import { checkCreateOptions, checkStoreArgs, managedObject, requireContext } from "../util.js";
 import type { KmipAttributes } from "./attributes.js";
 import { KmipClient, KmipResultError, type KmipClientOptions } from "./client.js";
 import {
@@ -95,9 +95,7 @@ export class KmipKeyManager implements KeyManager {
 
   async storeKey(ctx: Context | null | undefined, obj: NewManagedObject, opts?: { expiration?: number }): Promise<string> {
     requireContext(ctx);
-    checkNewObject(obj, this.supports);
-    if (opts?.expiration !== undefined) {
-      checkExpiration(opts.expiration, Date.now() / 1000);
+    if (checkStoreArgs(obj, opts, this.supports, Date.now() / 1000) !== undefined) {
       throw new KeyManagerError("the KMIP key manager does not enforce key expiration");
     }
     // copy now: the caller may reuse its buffer while the request is queued
@@ -207,26 +205,17 @@ export class KmipKeyManager implements KeyManager {
     const attrs = await this.run("Get Attributes", id, () => this.client.getAttributes(id, METADATA_NAMES));
     const kind = attrs.objectType !== undefined ? KIND_BY_TYPE.get(attrs.objectType) : undefined;
     if (!kind) return null;
-    const got = withValue ? await this.run("Get", id, () => this.client.get(id)) : undefined;
-    const obj: {
-      id: string;
-      kind: ManagedObjectKind;
-      created: number;
-      algorithm?: string;
-      bitLength?: number;
-      name?: string;
-      value?: Uint8Array;
-    } = { id, kind, created: Math.floor(attrs.initialDate ?? 0) };
-    if (kind === "symmetric") {
-      if (attrs.cryptographicAlgorithm !== undefined) obj.algorithm = algorithmName(attrs.cryptographicAlgorithm);
-      if (attrs.cryptographicLength !== undefined) obj.bitLength = attrs.cryptographicLength;
-    }
-    if (attrs.names?.length) obj.name = attrs.names[0];
-    if (got) {
-      const o = got.object;
-      obj.value = new Uint8Array(o.kind === "OpaqueObject" ? o.opaqueDataValue : o.keyMaterial);
-    }
-    return obj;
+    const got = withValue ? (await this.run("Get", id, () => this.client.get(id))).object : undefined;
+    const symmetric = kind === "symmetric";
+    return managedObject({
+      id,
+      kind,
+      created: Math.floor(attrs.initialDate ?? 0),
+      algorithm: symmetric && attrs.cryptographicAlgorithm !== undefined ? algorithmName(attrs.cryptographicAlgorithm) : undefined,
+      bitLength: symmetric ? attrs.cryptographicLength : undefined,
+      name: attrs.names?.length ? attrs.names[0] : undefined,
+      value: got === undefined ? undefined : new Uint8Array(got.kind === "OpaqueObject" ? got.opaqueDataValue : got.keyMaterial),
+    });
   }
 
   /** Run one KMIP operation, turning its failures into key-manager errors. */
