@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { randomBytes, randomUUID } from "node:crypto";
 import { type BarbicanKeyManager, openBarbicanKeystore } from "../../../src/keystore/barbican.js";
 import { type Context, KeyNotFound } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "../../unit/barbican/helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 import { BARBICAN_URL, freshContext, raw } from "./peer.js";
 
 describe("barbican interop: contract against the real Barbican API", function () {

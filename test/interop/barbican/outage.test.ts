@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { openBarbicanKeystore } from "../../../src/keystore/barbican.js";
 import { type KeyManager, KeyManagerError } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "../../unit/barbican/helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 import { freshContext, PrivateBarbican } from "./peer.js";
 
 const TIMEOUT_MS = 2000;

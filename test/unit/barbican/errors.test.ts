@@ -4,7 +4,7 @@ import { expect } from "chai";
 import * as net from "node:net";
 import { BarbicanKeyManager } from "../../../src/keystore/barbican.js";
 import { KeyManagerError, KeyNotFound, NotAuthorized } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 import { MockHttpServer, sendJson } from "./mock-server.js";
 
 const CTX = { project: "p" };

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BarbicanKeyManager } from "../../../src/keystore/barbican.js";
 import { KeyManagerError, NotAuthorized } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 import { MockHttpServer, sendJson } from "./mock-server.js";
 
 describe("barbican: Keystone password login (mock Keystone, mock Barbican)", () => {

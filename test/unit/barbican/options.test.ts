@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { openBarbicanKeystore } from "../../../src/keystore/barbican.js";
 import { type BarbicanKeystoreOptions, loadBarbicanSettings } from "../../../src/keystore/barbican/options.js";
 import { KeyManagerError } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 
 describe("barbican: configuration", () => {
   let dir: string;

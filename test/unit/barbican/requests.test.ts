@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BarbicanKeyManager } from "../../../src/keystore/barbican.js";
 import { KeyManagerError, KeyNotFound, NotAuthorized } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 import { MockBarbican, MockHttpServer, sendJson } from "./mock-server.js";
 
 const CTX = { project: "proj-a", user: "user-a", roles: ["admin", "creator"] };

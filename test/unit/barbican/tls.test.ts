@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { BarbicanKeyManager } from "../../../src/keystore/barbican.js";
 import { KeyManagerError } from "../../../src/keystore/key-manager.js";
-import { expectReject } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });

@@ -9,6 +9,7 @@ import { FrameReader } from "../../../src/keystore/kmip/framing.js";
 import * as M from "../../../src/keystore/kmip/messages.js";
 import { KmipObjectStore } from "../../../src/keystore/kmip/store.js";
 import { decodeTtlv, encodeTtlv, TtlvError } from "../../../src/keystore/kmip/ttlv.js";
+import { expectReject } from "../../helpers/reject.js";
 import { TestCa } from "./pki.js";
 
 /**
@@ -99,13 +100,7 @@ describe("kmip/client", function () {
     await c.query([1]);
     peer.state.dropNext = true;
     const before = peer.state.requests;
-    let err: unknown;
-    try {
-      await c.create(2, AES);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).to.be.instanceOf(KmipTransportError);
+    await expectReject(c.create(2, AES), KmipTransportError);
     expect(peer.state.requests - before).to.equal(1);
     // and the client recovers on the next call
     expect((await c.query([1])).operations.length).to.be.greaterThan(0);
@@ -130,14 +125,8 @@ describe("kmip/client", function () {
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
     const c2 = new KmipClient({ ...peer.options, port: (silent.address() as { port: number }).port, timeoutMs: 300, ca: readFileSync(join(dir, "pki", "ca.crt")) });
     const t0 = Date.now();
-    let err: unknown;
-    try {
-      await c2.query([1]);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).to.be.instanceOf(KmipTransportError);
-    expect(String((err as Error).message)).to.match(/timed out/);
+    const err = await expectReject(c2.query([1]), KmipTransportError);
+    expect(err.message).to.match(/timed out/);
     expect(Date.now() - t0).to.be.lessThan(2000);
     await c2.close();
     await c.close();
@@ -147,13 +136,7 @@ describe("kmip/client", function () {
   it("refuses calls after close()", async () => {
     const c = new KmipClient(peer.options);
     await c.close();
-    let err: unknown;
-    try {
-      await c.query([1]);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).to.be.instanceOf(KmipTransportError);
+    await expectReject(c.query([1]), KmipTransportError);
   });
 });
 

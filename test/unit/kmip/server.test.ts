@@ -6,6 +6,7 @@ import { KmipClient, KmipResultError, KmipTransportError } from "../../../src/ke
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from "../../../src/keystore/kmip/enums.js";
 import * as M from "../../../src/keystore/kmip/messages.js";
 import { decodeTtlv, encodeTtlv } from "../../../src/keystore/kmip/ttlv.js";
+import { expectReject } from "../../helpers/reject.js";
 import { TestCa } from "./pki.js";
 import { startKmipServer } from "../../../src/keystore/kmip/server.js";
 import { startTestServer, type TestServer } from "./server-fixture.js";
@@ -294,14 +295,8 @@ describe("kmip/server", function () {
         try {
           const me = other.ca.issue("client");
           const c = new KmipClient({ host: "127.0.0.1", port: s2.port, ca: readFileSync(other.ca.cert), cert: readFileSync(me.cert), key: readFileSync(me.key) });
-          let err: unknown;
-          try {
-            await c.query([1]);
-          } catch (e) {
-            err = e;
-          }
-          expect(err).to.be.instanceOf(KmipTransportError);
-          expect(String((err as Error).message)).to.match(/altnames|IP: 127\.0\.0\.1|does not match/i);
+          const err = await expectReject(c.query([1]), KmipTransportError);
+          expect(err.message).to.match(/altnames|IP: 127\.0\.0\.1|does not match/i);
           await c.close();
         } finally {
           await s2.stop();

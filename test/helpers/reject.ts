@@ -1,4 +1,5 @@
-// Test helpers shared by the Barbican unit and interop tests.
+// Awaiting a call that must fail: the error comes back for the test's own
+// checks, and a success fails the test instead of passing silently.
 import { expect } from "chai";
 
 /** Await a rejection of class `cls` and return the error; a success fails the test. */
