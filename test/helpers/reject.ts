@@ -12,3 +12,13 @@ export async function expectReject<T extends Error>(p: Promise<unknown>, cls: ne
   }
   throw new Error(`expected a ${cls.name}, but the call succeeded`);
 }
+
+/** Await a rejection and return what was thrown, for checks of any kind; a success fails the test. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected a rejection");
+}

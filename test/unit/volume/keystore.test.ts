@@ -7,18 +7,10 @@ import { expect } from "chai";
 import { KeyManagerError, KeyNotFound, type Context } from "../../../src/keystore/key-manager.js";
 import { FaultInjectingKeyManager } from "./fault-keystore.js";
 import { VolEnv, volXML } from "./helpers.js";
+import { rejection } from "../../helpers/reject.js";
 
 const ALICE: Context = { user: "alice", project: "pa" };
 const BOB: Context = { user: "bob", project: "pb" };
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("storage/volume-driver with a keystore (local backend, mock qemu-img)", () => {
   let env: VolEnv;
