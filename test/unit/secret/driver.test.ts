@@ -9,6 +9,7 @@ import { SECRET_SPACE, SECRET_USAGE_SPACE, secretListOf, type SecretDriver } fro
 import { VirError } from "../../../src/errors.js";
 import { SecretStore } from "../../../src/store/db.js";
 import { Roots, U1, U2, U3, dec, enc, expectVirError, secretXML } from "./helpers.js";
+import { expectReject } from "../../helpers/reject.js";
 
 describe("secret/driver", function () {
   const roots = new Roots();
@@ -671,15 +672,8 @@ describe("secret/driver", function () {
       await h.setValue(enc("before"));
       const xmlBefore = h.getXMLDesc();
       await drv.store.close(); // pull the store out from under the driver
-      const fails = async (fn: () => Promise<unknown>) => {
-        let err: unknown;
-        try {
-          await fn();
-        } catch (e) {
-          err = e;
-        }
-        expect(err, "store failure must surface").to.be.instanceOf(Error);
-      };
+      // a store failure must surface
+      const fails = (fn: () => Promise<unknown>): Promise<Error> => expectReject(fn(), Error);
       await fails(() => drv.defineXML(secretXML({ uuid: U2, usage: ["ceph", "new"] })));
       await fails(() => drv.defineXML(secretXML({ uuid: U1, usage: ["ceph", "keep"], description: "after" })));
       await fails(() => h.setValue(enc("after")));
