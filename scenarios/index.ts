@@ -2,11 +2,11 @@
 // both `npm run scenarios` and test/scenarios/: a fresh workdir per run,
 // removed afterwards, the verdict judged on the returned end state (the
 // scenario's own checks, then the ones every scenario shares).
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KmipChoice } from "./kmip.js";
-import { commonChecks, type Check, type Scenario, type ScenarioId, type ScenarioResult } from "./lib.js";
+import { commonChecks, listDir, type Check, type HarnessEnd, type Scenario, type ScenarioId, type ScenarioResult } from "./lib.js";
 import { s1 } from "./s1-auto-secret-local-db.js";
 import { s2 } from "./s2-auto-secret-no-db.js";
 import { s3 } from "./s3-manual-passphrase.js";
@@ -24,7 +24,7 @@ export interface ScenarioOutcome<R extends ScenarioResult = ScenarioResult> {
   readonly id: ScenarioId;
   readonly title: string;
   /** the end state; absent when the run threw */
-  readonly result?: R;
+  readonly result?: R & HarnessEnd;
   readonly checks: Check[];
   /** why the run threw */
   readonly error?: unknown;
@@ -50,7 +50,11 @@ export async function runScenario<R extends ScenarioResult>(
   const workdir = await mkdtemp(join(tmpdir(), `virsecret-${sc.id}-`));
   activeWorkdirs.add(workdir);
   try {
-    const result = await sc.run({ log: opts.log ?? (() => undefined), workdir, ...(opts.kmip ? { kmip: opts.kmip } : {}) });
+    const secretFiles = join(workdir, "secret-files");
+    await mkdir(secretFiles, { mode: 0o700 });
+    const end = await sc.run({ log: opts.log ?? (() => undefined), workdir, secretFiles, ...(opts.kmip ? { kmip: opts.kmip } : {}) });
+    // the run is over (its drivers closed): whatever is still in the secret-file dir was left behind
+    const result = { ...end, secretFilesLeft: await listDir(secretFiles) };
     const checks = [...sc.verify(result), ...commonChecks(result)];
     return { id: sc.id, title: sc.title, result, checks, passed: checks.length > 0 && checks.every((c) => c.ok), ms: Date.now() - started };
   } catch (error) {

@@ -32,12 +32,18 @@ export interface ScenarioContext {
   readonly workdir: string;
   /** which KMIP server scenarios 4, 5 and 8 talk to; default "auto" */
   readonly kmip?: KmipChoice;
+  /** where the 0600 secret files for qemu-io are made (under workdir); the runner checks it is empty afterwards */
+  readonly secretFiles: string;
 }
 
-/** Every result names its scenario and what it left of its secret files; the rest is the scenario's own end state. */
+/** Every result names its scenario; the rest is the scenario's own end state. */
 export interface ScenarioResult {
   readonly scenario: ScenarioId;
-  /** files left in the directory the 0600 secret files for qemu-io were made in */
+}
+
+/** What the runner adds to every end state. */
+export interface HarnessEnd {
+  /** files left in ScenarioContext.secretFiles once the run is over */
   readonly secretFilesLeft: readonly string[];
 }
 
@@ -61,7 +67,7 @@ export function check(claim: string, ok: boolean): Check {
 }
 
 /** The claims every scenario makes, judged by the runner after the scenario's own verify(). */
-export function commonChecks(r: ScenarioResult): Check[] {
+export function commonChecks(r: HarnessEnd): Check[] {
   return [check("no secret file left behind", r.secretFilesLeft.length === 0)];
 }
 

@@ -13,7 +13,6 @@ import {
   diskOf,
   guestData,
   installGuest,
-  listDir,
   scanCheck,
   scanForPassphrase,
   subdir,
@@ -45,7 +44,7 @@ export interface S1Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S1Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const name = "mail.qcow2";
   const data = guestData();
   const uri = embedURI(root);
@@ -95,7 +94,6 @@ async function run(ctx: ScenarioContext): Promise<S1Result> {
       boot,
       keyCheckOk,
       data,
-      secretFilesLeft: await listDir(secretFiles),
     };
   } finally {
     await secrets?.close();

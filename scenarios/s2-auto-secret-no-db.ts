@@ -14,7 +14,6 @@ import {
   diskOf,
   guestData,
   installGuest,
-  listDir,
   outcome,
   scanCheck,
   scanForPassphrase,
@@ -52,7 +51,7 @@ export interface S2Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S2Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const vault = await subdir(ctx, "app-vault");
   const name = "web.qcow2";
   const data = guestData();
@@ -119,7 +118,6 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
       bootAfterRedefine,
       rootScan,
       data,
-      secretFilesLeft: await listDir(secretFiles),
     };
     saved.fill(0);
     return result;

@@ -13,7 +13,6 @@ import {
   enc,
   guestData,
   installGuest,
-  listDir,
   luksEncryption,
   scanCheck,
   scanForPassphrase,
@@ -50,7 +49,7 @@ export interface S3Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S3Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const name = "db.img";
   const data = guestData();
   const uuid = generateUUID();
@@ -97,7 +96,6 @@ async function run(ctx: ScenarioContext): Promise<S3Result> {
       keyCheckOk,
       rootScan,
       data,
-      secretFilesLeft: await listDir(secretFiles),
     };
   } finally {
     passphrase.fill(0);

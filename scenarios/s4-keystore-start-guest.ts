@@ -15,7 +15,6 @@ import {
   enc,
   guestData,
   installGuest,
-  listDir,
   luksEncryption,
   outcome,
   scanCheck,
@@ -78,7 +77,7 @@ async function provision(ctx: ScenarioContext, kmip: KmipSession, keyId: string,
 
 async function run(ctx: ScenarioContext): Promise<S4Result> {
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const root = join(ctx.workdir, "host-root");
   const name = "guest.qcow2";
   const data = guestData();
@@ -139,7 +138,6 @@ async function run(ctx: ScenarioContext): Promise<S4Result> {
         rootScan,
         keystoreStillHasKey,
         data,
-        secretFilesLeft: await listDir(secretFiles),
       };
     } finally {
       await secrets?.close();

@@ -17,7 +17,6 @@ import {
   hex,
   imageInfo,
   installGuest,
-  listDir,
   luksEncryption,
   scanCheck,
   scanForPassphrase,
@@ -55,7 +54,7 @@ export interface S5Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S5Result> {
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const root = join(ctx.workdir, "host-root");
   const name = "data.qcow2";
   const path = join(pool, name);
@@ -116,7 +115,6 @@ async function run(ctx: ScenarioContext): Promise<S5Result> {
         laterBoot,
         secretsAtEnd,
         data,
-        secretFilesLeft: await listDir(secretFiles),
       };
     } finally {
       await secrets?.close();

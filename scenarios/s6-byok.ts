@@ -58,7 +58,7 @@ export interface S6Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S6Result> {
   const pool = await subdir(ctx, "pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const name = "byok.img";
   const data = guestData();
   let km: KeyManager | undefined;
@@ -122,7 +122,6 @@ async function run(ctx: ScenarioContext): Promise<S6Result> {
       keysWhileVolume,
       afterDelete,
       data,
-      secretFilesLeft: await listDir(secretFiles),
     };
   } finally {
     await secrets?.close();

@@ -96,7 +96,7 @@ async function probe(km: KeyManager, t: Tenant, id: string): Promise<string[]> {
 }
 
 async function run(ctx: ScenarioContext): Promise<S7Result> {
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const data = guestData();
   const tenants: Tenant[] = [
     { name: "alice", ctx: { user: "alice", project: "tenant-a" }, pool: await subdir(ctx, "pool-alice"), keys: [] },
@@ -165,7 +165,6 @@ async function run(ctx: ScenarioContext): Promise<S7Result> {
       bob: ends[1]!,
       hostSecrets: secrets.numOfSecrets(),
       data,
-      secretFilesLeft: await listDir(secretFiles),
     };
   } finally {
     await secrets?.close();

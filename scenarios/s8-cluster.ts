@@ -17,7 +17,6 @@ import {
   hex,
   imageInfo,
   installGuest,
-  listDir,
   luksEncryption,
   scanCheck,
   scanTree,
@@ -64,7 +63,7 @@ export interface S8Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S8Result> {
   const pool = await subdir(ctx, "shared-pool");
-  const secretFiles = await subdir(ctx, "secret-files");
+  const { secretFiles } = ctx;
   const rootA = join(ctx.workdir, "host-a");
   const rootB = join(ctx.workdir, "host-b");
   const name = "cluster.qcow2";
@@ -146,7 +145,6 @@ async function run(ctx: ScenarioContext): Promise<S8Result> {
         bootOnB,
         bootOnBAfterRestart,
         data,
-        secretFilesLeft: await listDir(secretFiles),
       };
     } finally {
       for (const c of closers.reverse()) await c().catch(() => undefined);

@@ -3,10 +3,10 @@
 import { expect } from "chai";
 import { runScenario } from "../../scenarios/index.js";
 import type { KmipChoice } from "../../scenarios/kmip.js";
-import type { BootResult, GuestData, Scenario, ScenarioResult } from "../../scenarios/lib.js";
+import type { BootResult, GuestData, HarnessEnd, Scenario, ScenarioResult } from "../../scenarios/lib.js";
 
 /** Run `sc` in a temp workdir (removed afterwards); fail with the scenario's own error or failed checks. */
-export async function endState<R extends ScenarioResult>(sc: Scenario<R>, kmip?: KmipChoice): Promise<R> {
+export async function endState<R extends ScenarioResult>(sc: Scenario<R>, kmip?: KmipChoice): Promise<R & HarnessEnd> {
   const steps: string[] = [];
   const out = await runScenario(sc, { log: (s) => steps.push(s), ...(kmip ? { kmip } : {}) });
   if (out.error !== undefined) {

@@ -122,10 +122,27 @@ describe("scenario harness", function () {
         id: "s2",
         title: "failing",
         usesKmip: false,
-        run: async () => ({ scenario: "s2", secretFilesLeft: [] }),
+        run: async () => ({ scenario: "s2" }),
         verify: () => [{ claim: "a", ok: true }, { claim: "b", ok: false }],
       };
       expect((await runScenario(failing)).passed).to.equal(false);
+    });
+
+    it("a file left in the secret-file dir fails the check every scenario shares", async () => {
+      const leaky: Scenario<ScenarioResult> = {
+        id: "s3",
+        title: "leaky",
+        usesKmip: false,
+        run: async (ctx) => {
+          await writeFile(join(ctx.secretFiles, "sec0"), "x", { mode: 0o600 });
+          return { scenario: "s3" };
+        },
+        verify: () => [{ claim: "own", ok: true }],
+      };
+      const out = await runScenario(leaky);
+      expect(out.result?.secretFilesLeft).to.deep.equal(["sec0"]);
+      expect(out.checks).to.deep.equal([{ claim: "own", ok: true }, { claim: "no secret file left behind", ok: false }]);
+      expect(out.passed).to.equal(false);
     });
 
     it("`npm run scenarios -- s3` prints every step, each check and the summary, and exits 0", async () => {
