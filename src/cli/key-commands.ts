@@ -19,8 +19,10 @@ import type { KeystoreResolver } from "../secret/binding.js";
 import type { SecretStore } from "../store/db.js";
 import { decodeBase64Strict, encodeBase64 } from "../secret/base64.js";
 import { readFileCapped } from "./io.js";
+import { contextOf, keystoreFile, keystoreOpt, openCommandKeystore, projectOpt, releaseCommandKeystore, userOpt } from "./keystore-options.js";
+import { optInt, optString } from "./option-values.js";
 import type { OptionDef, ParsedOptions } from "./options.js";
-import { errorText } from "./secret-commands.js";
+import { errorText, fail, sayExtra } from "./report.js";
 import type { Command, CommandContext } from "./secret-commands.js";
 import { formatTable } from "./table.js";
 
@@ -77,43 +79,7 @@ export class CliKeystores {
 
 const KINDS: readonly ManagedObjectKind[] = ["symmetric", "passphrase", "opaque"];
 
-const keystoreOpt: OptionDef = { name: "keystore", kind: "string", help: "keystore configuration file (<keystore> XML)" };
-const userOpt: OptionDef = { name: "user", kind: "string", help: "user the keystore acts for" };
-const projectOpt: OptionDef = { name: "project", kind: "string", help: "project the keystore acts for" };
 const idOpt: OptionDef = { name: "id", kind: "data", help: "key id" };
-
-function fail(ctx: CommandContext, text: string): false {
-  ctx.io.stderr(`error: ${text}\n`);
-  return false;
-}
-
-function sayExtra(ctx: CommandContext, text: string): void {
-  if (!ctx.quiet) ctx.io.stdout(text);
-}
-
-/** A given-but-empty option is an error (vshCommandOptStringReq). */
-function optString(ctx: CommandContext, opts: ParsedOptions, name: string): string | undefined | false {
-  const v = opts.string(name);
-  if (v === "") return fail(ctx, `Failed to get option '${name}': Option argument is empty`);
-  return v;
-}
-
-/** The caller from --user/--project (neither: an empty context, which most backends refuse). */
-export function contextOf(ctx: CommandContext, opts: ParsedOptions): Context | false {
-  const user = optString(ctx, opts, "user");
-  if (user === false) return false;
-  const project = optString(ctx, opts, "project");
-  if (project === false) return false;
-  return { ...(user !== undefined ? { user } : {}), ...(project !== undefined ? { project } : {}) };
-}
-
-/** The --keystore file, required by every command here. */
-export function keystoreFile(ctx: CommandContext, opts: ParsedOptions, cmd: string): string | false {
-  const file = optString(ctx, opts, "keystore");
-  if (file === false) return false;
-  if (file === undefined) return fail(ctx, `command '${cmd}' requires --keystore option`);
-  return file;
-}
 
 /** Open the configured keystore, run `fn`, close it; failures print `what` then the reason. */
 async function withKeystore(
@@ -127,32 +93,16 @@ async function withKeystore(
   if (file === false) return false;
   const caller = contextOf(ctx, opts);
   if (caller === false) return false;
-  // the invocation's keystores (closed after the command), else one of our own
-  const shared = ctx.keystores;
-  let km: KeyManager;
-  try {
-    km = shared !== undefined ? await shared.open(file, ctx.drv.store) : await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
-  } catch (e) {
-    fail(ctx, `Failed to open keystore ${file}`);
-    return fail(ctx, errorText(e));
-  }
+  const km = await openCommandKeystore(ctx, file);
+  if (km === false) return false;
   try {
     return await fn(km, caller);
   } catch (e) {
     fail(ctx, what);
     return fail(ctx, errorText(e));
   } finally {
-    if (shared === undefined) await km.close().catch(() => undefined);
+    await releaseCommandKeystore(ctx, km);
   }
-}
-
-/** vshCommandOptInt-style positive integer. */
-function optInt(ctx: CommandContext, opts: ParsedOptions, name: string): number | undefined | false {
-  const v = opts.string(name);
-  if (v === undefined) return undefined;
-  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
-  if (!(Number.isSafeInteger(n) && n > 0)) return fail(ctx, `Numeric value '${v}' for <${name}> option is malformed or out of range`);
-  return n;
 }
 
 /** The id printed for a new key: the bare id with -q (for scripts), else a sentence. */

@@ -13,20 +13,14 @@ import * as path from "node:path";
 import type { KeyManager } from "../keystore/key-manager.js";
 import { loadKeystoreConfig, openKeystore } from "../keystore/open.js";
 import { parseSecretURI } from "../secret/uri.js";
-import { contextOf, keystoreFile } from "./key-commands.js";
+import { contextOf, keystoreFile, projectOpt, releaseCommandKeystore, userOpt } from "./keystore-options.js";
+import { optString } from "./option-values.js";
 import type { OptionDef } from "./options.js";
-import { errorText } from "./secret-commands.js";
-import type { Command, CommandContext } from "./secret-commands.js";
-
-function fail(ctx: CommandContext, text: string): false {
-  ctx.io.stderr(`error: ${text}\n`);
-  return false;
-}
+import { errorText, fail, sayExtra } from "./report.js";
+import type { Command } from "./secret-commands.js";
 
 const keystoreOpt: OptionDef = { name: "keystore", kind: "string", help: "keystore configuration file (<keystore> XML) holding the key" };
 const keyIdOpt: OptionDef = { name: "key-id", kind: "string", help: "id of the 256-bit keystore key that wraps the master key" };
-const userOpt: OptionDef = { name: "user", kind: "string", help: "user the keystore acts for" };
-const projectOpt: OptionDef = { name: "project", kind: "string", help: "project the keystore acts for" };
 
 const wrapMasterKey: Command = {
   name: "wrap-master-key",
@@ -38,8 +32,8 @@ const wrapMasterKey: Command = {
   async run(ctx, opts) {
     const file = keystoreFile(ctx, opts, "wrap-master-key");
     if (file === false) return false;
-    const keyId = opts.string("key-id");
-    if (keyId === "") return fail(ctx, "Failed to get option 'key-id': Option argument is empty");
+    const keyId = optString(ctx, opts, "key-id");
+    if (keyId === false) return false;
     if (keyId === undefined) return fail(ctx, "command 'wrap-master-key' requires --key-id option");
     const caller = contextOf(ctx, opts);
     if (caller === false) return false;
@@ -63,9 +57,9 @@ const wrapMasterKey: Command = {
       fail(ctx, `Failed to wrap the master key of secret root '${root}'`);
       return fail(ctx, errorText(e));
     } finally {
-      if (ctx.keystores === undefined) await km.close().catch(() => undefined);
+      await releaseCommandKeystore(ctx, km);
     }
-    if (!ctx.quiet) ctx.io.stdout(`Master key of secret root '${root}' wrapped by keystore key ${keyId}\n`);
+    sayExtra(ctx, `Master key of secret root '${root}' wrapped by keystore key ${keyId}\n`);
     return true;
   },
 };

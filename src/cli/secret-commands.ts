@@ -12,7 +12,9 @@ import { defineFromDirectory } from "../secret/definitions-dir.js";
 import { exportLibvirtDir, importLibvirtDir } from "../secret/libvirt-dir.js";
 import { FileReadError, readFileCapped } from "./io.js";
 import type { CliIO } from "./io.js";
+import { optString } from "./option-values.js";
 import type { CommandSpec, ParsedOptions } from "./options.js";
+import { errorText, fail, sayExtra } from "./report.js";
 import { formatTable } from "./table.js";
 import { readXML } from "../xml/read.js";
 import { selectNodes, XPathError } from "../xml/xpath.js";
@@ -42,29 +44,6 @@ const MAX_VALUE_FILE = 1024;
 
 function say(ctx: CommandContext, text: string | Uint8Array): void {
   ctx.io.stdout(text);
-}
-
-/** vshPrintExtra: informational lines that -q suppresses. */
-function sayExtra(ctx: CommandContext, text: string): void {
-  if (!ctx.quiet) ctx.io.stdout(text);
-}
-
-function fail(ctx: CommandContext, text: string): false {
-  ctx.io.stderr(`error: ${text}\n`);
-  return false;
-}
-
-/** The text after `error: ` for anything a command can meet; never a value. */
-export function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
-
-/** vshCommandOptStringReq: a given-but-empty option is an error. */
-function optString(ctx: CommandContext, opts: ParsedOptions, name: string): string | undefined | false {
-  const v = opts.string(name);
-  if (v === "") return fail(ctx, `Failed to get option '${name}': Option argument is empty`);
-  return v;
 }
 
 /** virshCommandOptSecret: look up by the UUID the user typed. */

@@ -9,7 +9,7 @@ import type { KmipServer } from "../keystore/kmip/server.js";
 import { parseKmipServerXML } from "../xml/kmip-server.js";
 import { readFileCapped, strerror } from "./io.js";
 import type { ParsedOptions } from "./options.js";
-import { errorText } from "./secret-commands.js";
+import { errorText, fail } from "./report.js";
 import type { Command, CommandContext } from "./secret-commands.js";
 
 /** A configuration is a few hundred bytes; refuse anything absurd before parsing. */
@@ -17,11 +17,6 @@ const MAX_CONFIG_FILE = 1024 * 1024;
 
 /** The signals that stop the server: Ctrl-C at a terminal, and service managers' stop. */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
-
-function fail(ctx: CommandContext, text: string): false {
-  ctx.io.stderr(`error: ${text}\n`);
-  return false;
-}
 
 /** HOST:PORT as a client would type it (IPv6 literals in brackets). */
 export function listenAddress(host: string, port: number): string {

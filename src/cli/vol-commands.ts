@@ -7,12 +7,14 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Context, KeyManager } from "../keystore/key-manager.js";
-import { loadKeystoreConfig, openKeystore } from "../keystore/open.js";
 import { parseSecretURI } from "../secret/uri.js";
 import { openVolumeDriver, type CreateVolumeOptions, type VolumeDriver, type VolumeRef } from "../storage/volume-driver.js";
 import { readFileCapped } from "./io.js";
+import { callerOf, keystoreOpt, openCommandKeystore, projectOpt, releaseCommandKeystore, userOpt } from "./keystore-options.js";
+import { optInt, optString } from "./option-values.js";
 import type { OptionDef, ParsedOptions } from "./options.js";
-import { errorText, type Command, type CommandContext } from "./secret-commands.js";
+import { errorText, fail, sayExtra } from "./report.js";
+import type { Command, CommandContext } from "./secret-commands.js";
 import { formatTable } from "./table.js";
 
 /** virsh's cap on an XML file (VSH_MAX_XML_FILE). */
@@ -20,33 +22,6 @@ const MAX_XML_FILE = 10 * 1024 * 1024;
 
 const poolOpt: OptionDef = { name: "pool", kind: "string", help: "pool directory (default: $VIRSECRET_POOL, else <root>/pool)" };
 const volOpt: OptionDef = { name: "vol", kind: "data", help: "vol name or path" };
-const keystoreOpt: OptionDef = { name: "keystore", kind: "string", help: "keystore configuration file (<keystore> XML)" };
-const userOpt: OptionDef = { name: "user", kind: "string", help: "user the keystore acts for" };
-const projectOpt: OptionDef = { name: "project", kind: "string", help: "project the keystore acts for" };
-
-function fail(ctx: CommandContext, text: string): false {
-  ctx.io.stderr(`error: ${text}\n`);
-  return false;
-}
-
-function sayExtra(ctx: CommandContext, text: string): void {
-  if (!ctx.quiet) ctx.io.stdout(text);
-}
-
-/** vshCommandOptStringReq: a given-but-empty option is an error. */
-function optString(ctx: CommandContext, opts: ParsedOptions, name: string): string | undefined | false {
-  const v = opts.string(name);
-  if (v === "") return fail(ctx, `Failed to get option '${name}': Option argument is empty`);
-  return v;
-}
-
-function optInt(ctx: CommandContext, opts: ParsedOptions, name: string): number | undefined | false {
-  const v = opts.string(name);
-  if (v === undefined) return undefined;
-  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
-  if (!(Number.isSafeInteger(n) && n > 0)) return fail(ctx, `Numeric value '${v}' for <${name}> option is malformed or out of range`);
-  return n;
-}
 
 /** The pool directory: --pool, else $VIRSECRET_POOL, else <root>/pool (created 0700 when absent). */
 async function poolDir(ctx: CommandContext, opts: ParsedOptions): Promise<string | false> {
@@ -86,18 +61,15 @@ async function withPool(
   let keystore: KeyManager | undefined;
   let caller: Context | undefined;
   if (opts.has("keystore")) {
+    // all three read before stopping: each empty one is reported
     const file = optString(ctx, opts, "keystore");
     const user = optString(ctx, opts, "user");
     const project = optString(ctx, opts, "project");
     if (file === false || file === undefined || user === false || project === false) return false;
-    caller = { ...(user !== undefined ? { user } : {}), ...(project !== undefined ? { project } : {}) };
-    try {
-      // the invocation's keystores when main gave them (one opening per file), else our own
-      keystore = ctx.keystores !== undefined ? await ctx.keystores.open(file, ctx.drv.store) : await openKeystore(await loadKeystoreConfig(file), { store: ctx.drv.store });
-    } catch (e) {
-      fail(ctx, `Failed to open keystore ${file}`);
-      return fail(ctx, errorText(e));
-    }
+    caller = callerOf(user, project);
+    const km = await openCommandKeystore(ctx, file);
+    if (km === false) return false;
+    keystore = km;
   } else if (opts.has("user") || opts.has("project")) {
     return fail(ctx, "--user and --project need --keystore");
   }
@@ -118,7 +90,7 @@ async function withPool(
     }
     return await fn({ vd, ...(keystore ? { keystore } : {}), ...(caller ? { caller } : {}) });
   } finally {
-    if (ctx.keystores === undefined) await keystore?.close().catch(() => undefined);
+    if (keystore !== undefined) await releaseCommandKeystore(ctx, keystore);
   }
 }
 
@@ -133,6 +105,15 @@ async function lookupVol(ctx: CommandContext, opts: ParsedOptions, vd: VolumeDri
     fail(ctx, errorText(e));
     return null;
   }
+}
+
+/** withPool, then the vol --vol names (a failed lookup has printed why). */
+function withVol(ctx: CommandContext, opts: ParsedOptions, fn: (s: VolSession, ref: VolumeRef) => Promise<boolean>): Promise<boolean> {
+  return withPool(ctx, opts, async (s) => {
+    const ref = await lookupVol(ctx, opts, s.vd);
+    if (!ref) return false;
+    return fn(s, ref);
+  });
 }
 
 const volCreate: Command = {
@@ -200,9 +181,7 @@ const volDelete: Command = {
   options: [volOpt, poolOpt, keystoreOpt, userOpt, projectOpt],
   needsDriver: true,
   async run(ctx, opts) {
-    return withPool(ctx, opts, async ({ vd, caller }) => {
-      const ref = await lookupVol(ctx, opts, vd);
-      if (!ref) return false;
+    return withVol(ctx, opts, async ({ vd, caller }, ref) => {
       try {
         await vd.delete(ref.name, caller ? { ctx: caller } : {});
       } catch (e) {
@@ -243,9 +222,7 @@ const volDumpxml: Command = {
   options: [volOpt, poolOpt],
   needsDriver: true,
   async run(ctx, opts) {
-    return withPool(ctx, opts, async ({ vd }) => {
-      const ref = await lookupVol(ctx, opts, vd);
-      if (!ref) return false;
+    return withVol(ctx, opts, async ({ vd }, ref) => {
       try {
         ctx.io.stdout(await vd.getXMLDesc(ref.name));
         return true;
@@ -279,9 +256,7 @@ const volInfo: Command = {
   options: [volOpt, poolOpt],
   needsDriver: true,
   async run(ctx, opts) {
-    return withPool(ctx, opts, async ({ vd }) => {
-      const ref = await lookupVol(ctx, opts, vd);
-      if (!ref) return false;
+    return withVol(ctx, opts, async ({ vd }, ref) => {
       let info;
       try {
         info = await vd.info(ref.name);
@@ -307,9 +282,7 @@ const volKeyCheck: Command = {
   options: [volOpt, poolOpt],
   needsDriver: true,
   async run(ctx, opts) {
-    return withPool(ctx, opts, async ({ vd }) => {
-      const ref = await lookupVol(ctx, opts, vd);
-      if (!ref) return false;
+    return withVol(ctx, opts, async ({ vd }, ref) => {
       try {
         const r = await vd.keyCheck(ref.name);
         if (!r.ok) return fail(ctx, `secret ${r.secretUuid} does not open vol ${ref.name}: ${r.reason}`);
