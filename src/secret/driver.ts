@@ -43,6 +43,7 @@ import { describeWrapping, envelopeKeeper, openWrappedRoot, type MasterKeyWrappi
 import { KeyBindings, checkBindingRequest, type KeyBinding, type KeyBindingRequest, type KeystoreSource } from "./binding.js";
 import { createHash } from "node:crypto";
 import { invalidArg, VirError, checkFlags } from "../errors.js";
+import { SerialQueue } from "../serial-queue.js";
 import { canonicalUUID } from "../uuid.js";
 import { formatSecretXML, parseSecretXML } from "../xml/secret.js";
 import { validateSecretXML } from "../xml/validate.js";
@@ -222,16 +223,6 @@ function checkValue(value: unknown, fn: string): asserts value is Uint8Array {
   if (value.length === 0) throw new VirError("INVALID_ARG", "secret value must not be empty");
 }
 
-/** Serialises mutations so each sees the state the previous one committed. */
-class SerialQueue {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 class Handle implements SecretHandle {
   readonly uuid: string;
   readonly usageType: SecretUsageTypeName;
@@ -279,6 +270,7 @@ class SecretDriverImpl implements SecretDriver {
   readonly #list = new SecretList();
   readonly #events = new SecretEventBus();
   readonly #acl: AccessControl;
+  /** mutations, one at a time */
   readonly #queue = new SerialQueue();
   readonly #bindings: KeyBindings;
   #envelope: MasterKeyEnvelope | undefined;

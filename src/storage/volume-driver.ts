@@ -33,6 +33,7 @@ import { deleteKeyIdempotent } from "../keystore/util.js";
 import type { SecretDef } from "../secret/def.js";
 import type { SecretDriver } from "../secret/driver.js";
 import type { StoreOp } from "../store/db.js";
+import { SerialQueue } from "../serial-queue.js";
 import { generateUUID } from "../uuid.js";
 import { formatVolumeXML, parseVolumeXML } from "../xml/volume.js";
 import { buildKeyCheckCommand, WRONG_PASSPHRASE_TEXT } from "./key-check.js";
@@ -187,16 +188,6 @@ function checkCreateOpts(opts: CreateVolumeOptions): void {
   }
 }
 
-/** Serialises creates and deletes, so each sees what the previous one committed. */
-class SerialQueue {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 class VolumeDriverImpl implements VolumeDriver {
   readonly pool: string;
   recovered: string[] = [];
@@ -205,6 +196,7 @@ class VolumeDriverImpl implements VolumeDriver {
   readonly #ks: KeyManager | undefined;
   readonly #ctx: Context | undefined;
   readonly #opts: OpenVolumeDriverOptions;
+  /** creates and deletes, one at a time */
   readonly #queue = new SerialQueue();
 
   constructor(opts: OpenVolumeDriverOptions) {

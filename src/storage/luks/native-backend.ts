@@ -19,6 +19,7 @@
 // host file offset / 512 (qemu's crypt_physical_offset for LUKS in qcow2).
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { VirError } from "../../errors.js";
+import { SerialQueue } from "../../serial-queue.js";
 import { checkCreateRules } from "../qemu-img.js";
 import type { VolumeDef } from "../volume-def.js";
 import { decodeLuks1Header, formatLuks1, LUKS1_HEADER_SIZE, LUKS_MAGIC, unlockLuks1, type Luks1Header } from "./luks1.js";
@@ -236,16 +237,6 @@ class SectorIO {
   }
 }
 
-/** Serialises a volume's operations (qcow2 allocation must not interleave). */
-class Mutex {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 function toOffset(offset: number | bigint): number {
   const n = typeof offset === "bigint" ? Number(offset) : offset;
   if (!Number.isSafeInteger(n) || n < 0) throw new VirError("INVALID_ARG", `offset ${String(offset)} is not a non-negative integer`, "STORAGE");
@@ -286,7 +277,8 @@ export async function openNativeVolume(path: string, passphrase: Uint8Array | un
   try {
     const head = await readAt(fh, 0, 8);
     const size = (await fh.stat()).size;
-    const mutex = new Mutex();
+    // a volume's operations one at a time: qcow2 allocation must not interleave
+    const mutex = new SerialQueue();
     let closed = false;
     const guard = (offset: number, length: number, capacity: bigint): void => {
       if (closed) throw new VirError("OPERATION_INVALID", `volume '${path}' is closed`, "STORAGE");
