@@ -15,10 +15,11 @@ export async function expectReject<T extends Error>(p: Promise<unknown>, cls: ne
 
 /** Await a rejection and return what was thrown, for checks of any kind; a success fails the test. */
 export async function rejection(p: Promise<unknown>): Promise<Error> {
+  let value: unknown;
   try {
-    await p;
+    value = await p;
   } catch (e) {
     return e as Error;
   }
-  throw new Error("expected a rejection");
+  throw new Error(`expected a rejection, got a result: ${String(value)}`);
 }

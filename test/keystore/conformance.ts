@@ -37,6 +37,7 @@ import {
   NotAuthorized,
 } from "../../src/keystore/key-manager.js";
 import { MAX_KEY_OBJECT_BYTES, deleteKeyIdempotent } from "../../src/keystore/util.js";
+import { rejection } from "../helpers/reject.js";
 
 export interface KeystoreFixture {
   readonly km: KeyManager;
@@ -65,17 +66,6 @@ export interface KeystoreConformanceOptions {
 }
 
 const ALL_KINDS: readonly ManagedObjectKind[] = ["symmetric", "passphrase", "opaque"];
-
-/** A promise that must reject; returns what it rejected with. */
-export async function rejection(p: Promise<unknown>): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error(`expected a rejection, got a result: ${String(value)}`);
-}
 
 /** What a caller can observe of a "not found" error, with the id taken out. */
 function errorShape(e: unknown, id: string): Record<string, unknown> {

@@ -11,6 +11,7 @@ import { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
 import { openVolumeDriver, type OpenVolumeDriverOptions, type VolumeDriver } from "../../../src/storage/volume-driver.js";
+import { rejection } from "../../helpers/reject.js";
 import { FaultInjectingKeyManager } from "../../unit/volume/fault-keystore.js";
 import { expectCryptsetupAccepts, expectEncrypted, expectWriteRead, keyFile, opens } from "./tools.js";
 
@@ -20,15 +21,6 @@ const U1 = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 function volXML(name: string, format: "raw" | "qcow2", enc = "<encryption format='luks'/>"): string {
   return `<volume><name>${name}</name><capacity unit='MiB'>8</capacity><target><format type='${format}'/>${enc}</target></volume>`;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("interop/volume: volume driver with real qemu-img, qemu-io and cryptsetup", function () {

@@ -12,7 +12,7 @@ import { LocalKeyManager } from "../../../src/keystore/local.js";
 import { loadKeystoreConfig, openKeystore } from "../../../src/keystore/open.js";
 import { SecretStore } from "../../../src/store/db.js";
 import { parseKeystoreXML } from "../../../src/xml/keystore.js";
-import { rejection } from "../../keystore/conformance.js";
+import { rejection } from "../../helpers/reject.js";
 import { relaxNG } from "../../helpers/relaxng.js";
 import { expectXmlError, virErrorOf } from "../../helpers/vir-error.js";
 
