@@ -35,8 +35,13 @@ export async function expectVirError(fn: () => unknown, code: ErrorCodeName, mes
   }
   expect(caught, "expected a VirError").to.be.instanceOf(VirError);
   const e = caught as VirError;
+  expectVirErrorIs(e, code, message);
+  return e;
+}
+
+/** `e` has this code and this full message (a RegExp: matching). */
+export function expectVirErrorIs(e: VirError, code: ErrorCodeName, message: string | RegExp): void {
   expect(e.codeName, e.message).to.equal(code);
   if (typeof message === "string") expect(e.message).to.equal(message);
   else expect(e.message).to.match(message);
-  return e;
 }

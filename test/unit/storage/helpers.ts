@@ -1,8 +1,10 @@
 // Shared helpers for the storage unit tests: libvirt's fixture files and
-// exact VirError assertions.
+// exact VirError assertions (test/helpers/vir-error.ts's, plus the error's
+// number and domain).
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { ErrorCode, ErrorDomain, VirError, type ErrorCodeName } from "../../../src/errors.js";
+import { ErrorCode, ErrorDomain, type ErrorCodeName, type VirError } from "../../../src/errors.js";
+import { expectVirError as expectSharedVirError, expectVirErrorIs, virErrorOf } from "../../helpers/vir-error.js";
 
 const FIXTURES = new URL("fixtures/libvirt/", import.meta.url);
 
@@ -19,42 +21,25 @@ export function argvFixture(name: string): string[] {
   return fixture(`argv/${name}.argv`).replace(/ \\\n/g, " ").trim().split(/\s+/);
 }
 
-/** Assert a sync or async call fails with a VirError of this code and full message. */
-export async function expectVirError(
-  fn: () => unknown,
-  code: ErrorCodeName,
-  message: string | RegExp,
-  domain: keyof typeof ErrorDomain = "STORAGE",
-): Promise<VirError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected a VirError").to.be.instanceOf(VirError);
-  const e = caught as VirError;
-  expect(e.codeName).to.equal(code);
+type DomainName = keyof typeof ErrorDomain;
+
+/** `e` carries this code's number and sits in `domain` (the shared helpers check name and message). */
+function expectCodeAndDomain(e: VirError, code: ErrorCodeName, domain: DomainName): void {
   expect(e.code).to.equal(ErrorCode[code]);
   expect(e.domain).to.equal(ErrorDomain[domain]);
-  if (typeof message === "string") expect(e.message).to.equal(message);
-  else expect(e.message).to.match(message);
+}
+
+/** Assert a sync or async call fails with a VirError of this code, full message and domain (default STORAGE). */
+export async function expectVirError(fn: () => unknown, code: ErrorCodeName, message: string | RegExp, domain: DomainName = "STORAGE"): Promise<VirError> {
+  const e = await expectSharedVirError(fn, code, message);
+  expectCodeAndDomain(e, code, domain);
   return e;
 }
 
 /** Same, for calls that are synchronous (no await needed by the caller). */
-export function expectVirErrorSync(fn: () => unknown, code: ErrorCodeName, message: string | RegExp, domain: keyof typeof ErrorDomain = "STORAGE"): VirError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected a VirError").to.be.instanceOf(VirError);
-  const e = caught as VirError;
-  expect(e.codeName).to.equal(code);
-  expect(e.domain).to.equal(ErrorDomain[domain]);
-  if (typeof message === "string") expect(e.message).to.equal(message);
-  else expect(e.message).to.match(message);
+export function expectVirErrorSync(fn: () => unknown, code: ErrorCodeName, message: string | RegExp, domain: DomainName = "STORAGE"): VirError {
+  const e = virErrorOf(fn, `${code}: ${String(message)}`);
+  expectVirErrorIs(e, code, message);
+  expectCodeAndDomain(e, code, domain);
   return e;
 }
