@@ -4,16 +4,13 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { Context } from "../../../src/keystore/key-manager.js";
 import type { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
 import { SecretStore } from "../../../src/store/db.js";
 import { WRAPPED_KEY_FILE, loadEnvelopeMasterKey, type MasterKeyEnvelope } from "../../../src/store/envelope.js";
 import { U1, dec, enc, expectVirError, secretXML } from "../secret/helpers.js";
-import { Base, countFiles, filesContaining } from "./helpers.js";
-
-const ops: Context = { user: "ops", project: "infra" };
+import { Base, countFiles, filesContaining, ops } from "./helpers.js";
 
 describe("envelope master key", function () {
   const base = new Base();
@@ -24,9 +21,7 @@ describe("envelope master key", function () {
 
   beforeEach(async () => {
     await base.init();
-    km = await base.keystore("kek-store");
-    kekId = await km.createKey(ops, { length: 256, name: "root-kek" });
-    root = base.root("host-a");
+    ({ km, kekId, root } = await base.kekAndRoot());
     env = { keystore: km, context: ops, keyId: kekId };
   });
   afterEach(() => base.cleanup());

@@ -3,7 +3,11 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Context } from "../../../src/keystore/key-manager.js";
 import { openLocalKeystore, type LocalKeyManager } from "../../../src/keystore/local.js";
+
+/** The caller owning the key that wraps a root's master key in the envelope tests. */
+export const ops: Context = { user: "ops", project: "infra" };
 
 export class Base {
   dir = "";
@@ -19,6 +23,12 @@ export class Base {
   }
   root(name: string): string {
     return join(this.dir, name);
+  }
+  /** The envelope tests' start: keystore "kek-store" with a new 256-bit KEK "root-kek" of ops, and root "host-a" to wrap. */
+  async kekAndRoot(): Promise<{ km: LocalKeyManager; kekId: string; root: string }> {
+    const km = await this.keystore("kek-store");
+    const kekId = await km.createKey(ops, { length: 256, name: "root-kek" });
+    return { km, kekId, root: this.root("host-a") };
   }
   track<T extends { close(): Promise<void> }>(x: T): T {
     this.closers.push(() => x.close());

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { Level } from "level";
-import type { Context, KeyManager } from "../../../src/keystore/key-manager.js";
+import type { KeyManager } from "../../../src/keystore/key-manager.js";
 import type { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openLocalKeystore } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
@@ -23,9 +23,8 @@ import {
 } from "../../../src/store/envelope.js";
 import { U1, U2, dec, enc, expectVirError, secretXML } from "../secret/helpers.js";
 import { GatedKeystore } from "./gated-keystore.js";
-import { Base, countFiles, filesContaining } from "./helpers.js";
+import { Base, countFiles, filesContaining, ops } from "./helpers.js";
 
-const ops: Context = { user: "ops", project: "infra" };
 const REF = "/etc/virsecret/kek-keystore.xml";
 
 const exists = (p: string): Promise<boolean> => stat(p).then(
@@ -43,9 +42,7 @@ describe("wrapping the master key of a root, and rekeying a wrapped root", funct
 
   beforeEach(async () => {
     await base.init();
-    km = await base.keystore("kek-store");
-    kekId = await km.createKey(ops, { length: 256, name: "root-kek" });
-    root = base.root("host-a");
+    ({ km, kekId, root } = await base.kekAndRoot());
     env = { keystore: km, context: { ...ops, token: "never-recorded" }, keyId: kekId, reference: REF };
   });
   afterEach(() => base.cleanup());
