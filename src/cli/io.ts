@@ -1,6 +1,7 @@
 // The CLI's window on the world: injectable stdout/stderr/stdin (tests capture
 // bytes), and file reading with virsh's caps and error texts.
 import { open } from "node:fs/promises";
+import { decodeBase64Strict } from "../secret/base64.js";
 
 export interface CliIO {
   /** bytes or UTF-8 text to standard output */
@@ -71,6 +72,21 @@ export async function readFileCapped(path: string, max: number): Promise<Uint8Ar
     throw new FileReadError(`Failed to read file '${path}': ${strerror(e)}`);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * A value file as secret-set-value --file and key-store --file read it: its
+ * bytes with `plain`, else the base64 text it holds, decoded (the read text
+ * is wiped). At most `max` bytes of file.
+ */
+export async function readValueFile(path: string, plain: boolean, max: number): Promise<Uint8Array> {
+  const raw = await readFileCapped(path, max);
+  if (plain) return raw;
+  try {
+    return decodeBase64Strict(Buffer.from(raw).toString("latin1"), path);
+  } finally {
+    raw.fill(0);
   }
 }
 

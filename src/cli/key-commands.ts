@@ -17,8 +17,8 @@ import { loadKeystoreConfig, openKeystore } from "../keystore/open.js";
 import { MAX_KEY_OBJECT_BYTES } from "../keystore/util.js";
 import type { KeystoreResolver } from "../secret/binding.js";
 import type { SecretStore } from "../store/db.js";
-import { decodeBase64Strict, encodeBase64 } from "../secret/base64.js";
-import { readFileCapped } from "./io.js";
+import { encodeBase64 } from "../secret/base64.js";
+import { readValueFile } from "./io.js";
 import { contextOf, keystoreFile, keystoreOpt, openCommandKeystore, projectOpt, releaseCommandKeystore, userOpt } from "./keystore-options.js";
 import { optInt, optString } from "./option-values.js";
 import type { OptionDef, ParsedOptions } from "./options.js";
@@ -175,12 +175,7 @@ const keyStore: Command = {
     let value: Uint8Array;
     try {
       // base64 of the largest object, plus room for a trailing newline
-      const raw = await readFileCapped(file, plain ? MAX_KEY_OBJECT_BYTES : Math.ceil(MAX_KEY_OBJECT_BYTES / 3) * 4 + 2);
-      if (plain) value = raw;
-      else {
-        value = decodeBase64Strict(Buffer.from(raw).toString("latin1"), file);
-        raw.fill(0);
-      }
+      value = await readValueFile(file, plain, plain ? MAX_KEY_OBJECT_BYTES : Math.ceil(MAX_KEY_OBJECT_BYTES / 3) * 4 + 2);
     } catch (e) {
       return fail(ctx, errorText(e));
     }

@@ -10,7 +10,7 @@ import type { LifecycleEvent, SecretHandle, SecretRef } from "../secret/api.js";
 import { decodeBase64Strict, encodeBase64 } from "../secret/base64.js";
 import { defineFromDirectory } from "../secret/definitions-dir.js";
 import { exportLibvirtDir, importLibvirtDir } from "../secret/libvirt-dir.js";
-import { FileReadError, readFileCapped } from "./io.js";
+import { FileReadError, readFileCapped, readValueFile } from "./io.js";
 import type { CliIO } from "./io.js";
 import { optString } from "./option-values.js";
 import type { CommandSpec, ParsedOptions } from "./options.js";
@@ -202,13 +202,7 @@ const secretSetValue: Command = {
       if (b64 !== undefined) {
         value = decodeBase64Strict(b64, "--base64");
       } else if (file !== undefined) {
-        const raw = await readFileCapped(file, MAX_VALUE_FILE);
-        if (opts.has("plain")) {
-          value = raw;
-        } else {
-          value = decodeBase64Strict(Buffer.from(raw).toString("latin1"), file);
-          raw.fill(0);
-        }
+        value = await readValueFile(file, opts.has("plain"), MAX_VALUE_FILE);
       } else {
         say(ctx, "Enter new value for secret:");
         // End of input reads as an empty value, as virsh's getpass does.
