@@ -23,7 +23,7 @@ import { contextOf, keystoreFile, keystoreOpt, openCommandKeystore, projectOpt, 
 import { optInt, optString } from "./option-values.js";
 import type { OptionDef, ParsedOptions } from "./options.js";
 import { errorText, fail, sayExtra } from "./report.js";
-import type { Command, CommandContext } from "./secret-commands.js";
+import { secretOpt, type Command, type CommandContext } from "./secret-commands.js";
 import { formatTable } from "./table.js";
 
 /**
@@ -304,8 +304,6 @@ const keyList: Command = {
     });
   },
 };
-
-const secretOpt: OptionDef = { name: "secret", kind: "data", help: "secret UUID" };
 
 const secretBindKey: Command = {
   name: "secret-bind-key",

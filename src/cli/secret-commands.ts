@@ -13,7 +13,7 @@ import { exportLibvirtDir, importLibvirtDir } from "../secret/libvirt-dir.js";
 import { FileReadError, readFileCapped, readValueFile } from "./io.js";
 import type { CliIO } from "./io.js";
 import { optString } from "./option-values.js";
-import type { CommandSpec, ParsedOptions } from "./options.js";
+import type { CommandSpec, OptionDef, ParsedOptions } from "./options.js";
 import { errorText, fail, sayExtra } from "./report.js";
 import { formatTable } from "./table.js";
 import { readXML } from "../xml/read.js";
@@ -59,7 +59,8 @@ function lookupSecret(ctx: CommandContext, opts: ParsedOptions): SecretHandle | 
   }
 }
 
-const secretOpt = { name: "secret", kind: "data", help: "secret UUID" } as const;
+/** The secret an operation acts on (the secret-* commands, secret-bind-key, secret-unbind-key). */
+export const secretOpt: OptionDef = { name: "secret", kind: "data", help: "secret UUID" };
 
 const secretDefine: Command = {
   name: "secret-define",
