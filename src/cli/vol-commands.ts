@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Context, KeyManager } from "../keystore/key-manager.js";
 import { parseSecretURI } from "../secret/uri.js";
-import { openVolumeDriver, type CreateVolumeOptions, type VolumeDriver, type VolumeRef } from "../storage/volume-driver.js";
+import { openVolumeDriver, type CreateVolumeOptions, type VolumeBackend, type VolumeDriver, type VolumeRef } from "../storage/volume-driver.js";
 import { readFileCapped } from "./io.js";
 import { callerOf, keystoreOpt, openCommandKeystore, projectOpt, releaseCommandKeystore, userOpt } from "./keystore-options.js";
 import { optInt, optString } from "./option-values.js";
@@ -54,7 +54,7 @@ async function withPool(
   ctx: CommandContext,
   opts: ParsedOptions,
   fn: (s: VolSession) => Promise<boolean>,
-  extra: { iterTimeMs?: number } = {},
+  extra: { iterTimeMs?: number; backend?: VolumeBackend } = {},
 ): Promise<boolean> {
   const pool = await poolDir(ctx, opts);
   if (pool === false) return false;
@@ -83,6 +83,7 @@ async function withPool(
         ...(keystore ? { keystore } : {}),
         ...(caller ? { keystoreContext: caller } : {}),
         ...(extra.iterTimeMs !== undefined ? { iterTimeMs: extra.iterTimeMs } : {}),
+        ...(extra.backend !== undefined ? { backend: extra.backend } : {}),
       });
     } catch (e) {
       fail(ctx, `failed to open pool ${pool}`);
@@ -130,6 +131,7 @@ const volCreate: Command = {
     userOpt,
     projectOpt,
     { name: "iter-time", kind: "int", help: "LUKS key derivation time in milliseconds (default qemu's 2000)" },
+    { name: "backend", kind: "string", help: "who writes the volume: qemu-img (default) or native (LUKS1 and qcow2 written by virsecret)" },
   ],
   needsDriver: true,
   async run(ctx, opts) {
@@ -148,6 +150,11 @@ const volCreate: Command = {
     }
     const iterTimeMs = optInt(ctx, opts, "iter-time");
     if (iterTimeMs === false) return false;
+    const backend = optString(ctx, opts, "backend");
+    if (backend === false) return false;
+    if (backend !== undefined && backend !== "qemu-img" && backend !== "native") {
+      return fail(ctx, `invalid --backend '${backend}': expected qemu-img or native`);
+    }
     let xml: string;
     try {
       xml = Buffer.from(await readFileCapped(file, MAX_XML_FILE)).toString("utf8");
@@ -170,7 +177,7 @@ const volCreate: Command = {
         fail(ctx, `Failed to create vol from ${file}`);
         return fail(ctx, errorText(e));
       }
-    }, iterTimeMs !== undefined ? { iterTimeMs } : {});
+    }, { ...(iterTimeMs !== undefined ? { iterTimeMs } : {}), ...(backend !== undefined ? { backend } : {}) });
   },
 };
 

@@ -54,6 +54,9 @@ import {
 import { withSecretFile } from "./secret-file.js";
 import type { SecretLookup, VolumeDef, VolumeType } from "./volume-def.js";
 
+/** Who writes new volume files: libvirt's qemu-img command, or virsecret's own LUKS1/qcow2 writer. */
+export type VolumeBackend = "qemu-img" | "native";
+
 export interface OpenVolumeDriverOptions {
   /** the secret driver whose secrets volumes use; its store also keeps the volume records */
   readonly secrets: SecretDriver;
@@ -70,7 +73,7 @@ export interface OpenVolumeDriverOptions {
    * "native" (LUKS1 / qcow2 written in TypeScript, no QEMU needed). Never
    * chosen automatically; key checks fall back to native when qemu is missing.
    */
-  readonly backend?: "qemu-img" | "native";
+  readonly backend?: VolumeBackend;
   /** the qemu-img program; default "qemu-img" on PATH */
   readonly qemuImg?: string;
   /** the qemu-io program (key checks of raw LUKS volumes); default "qemu-io" on PATH */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { CapturedIO } from "../../../src/cli/io.js";
 import { main } from "../../../src/cli/main.js";
+import { openNativeVolume } from "../../../src/storage/luks/native-backend.js";
 import { prettyCapacity } from "../../../src/cli/vol-commands.js";
 import { VolEnv, volXML } from "./helpers.js";
 
@@ -34,6 +35,25 @@ describe("cli: vol-* commands (mock qemu-img)", () => {
     outputs.push(io.stdoutText, io.stderrText);
     return { code, out: io.stdoutText, err: io.stderrText };
   }
+
+  it("vol-create --backend native writes the volume itself (qemu-img never runs); the native reader opens it", async () => {
+    const r = await cli(["vol-create", xmlFile, "--pool", env.pool, "--generate-secret", "persistent", "--iter-time", "10", "--backend", "native"]);
+    expect(r).to.deep.equal({ code: 0, out: `Vol a.img created from ${xmlFile}\n\n`, err: "" });
+    expect(await env.log()).to.deep.equal([]);
+    const uuid = env.secrets.listSecrets(10)[0]!;
+    const vol = await openNativeVolume(join(env.pool, "a.img"), await env.secrets.elevated().getValue(uuid));
+    try {
+      expect(vol.encrypted).to.equal(true);
+      expect(vol.capacity).to.equal(16n * 1024n * 1024n);
+    } finally {
+      await vol.close();
+    }
+    expect(await cli(["vol-create", xmlFile, "--pool", env.pool, "--backend", "qemu"])).to.deep.equal({
+      code: 1,
+      out: "\n",
+      err: "error: invalid --backend 'qemu': expected qemu-img or native\n",
+    });
+  });
 
   it("create, list, info, dumpxml, key-check, delete with virsh's texts", async () => {
     const path = join(env.pool, "a.img");
