@@ -1,7 +1,7 @@
 // The KMIP keystore scenarios 4, 5 and 8 talk to: the PyKMIP peer when it
 // runs on this machine (/tmp/pykmip-peer/env), otherwise virsecret's own KMIP
 // server started in-process with throwaway certificates, so the scenarios
-// run anywhere with Node, openssl and qemu-utils.
+// run anywhere with Node and openssl (and qemu-utils, or the native reader).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -145,6 +145,14 @@ export async function startKmipPeer(workdir: string, choice: KmipChoice = "auto"
   if (env && (await answers(env["KMIP_HOST"]!, Number(env["KMIP_PORT"])))) return pykmip(env);
   if (env) log?.(`PyKMIP peer listed in ${join(PYKMIP_PEER_DIR, "env")} does not answer; using virsecret's own KMIP server`);
   return ours(workdir);
+}
+
+/** Will a run with `choice` start virsecret's own KMIP server (and so need openssl for its certificates)? */
+export async function startsOwnKmipServer(choice: KmipChoice): Promise<boolean> {
+  if (choice === "virsecret") return true;
+  if (choice === "pykmip") return false;
+  const env = readPeerEnv();
+  return !(env && (await answers(env["KMIP_HOST"]!, Number(env["KMIP_PORT"]))));
 }
 
 export function parseKmipChoice(s: string | undefined): KmipChoice {

@@ -1,9 +1,10 @@
 // Shared pieces of the end-to-end scenarios: what a scenario is, the checks
-// its verdict is made of, the real-tool preflight, volume XML, byte scans of
-// a secret root, and "the agent boots the guest" with real qemu-io.
+// its verdict is made of, the tooling choice and its preflight, volume XML,
+// byte scans of a secret root, and "the agent boots the guest" with real
+// qemu-io or, where QEMU is absent, virsecret's native LUKS reader.
 import { execFile } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KmipChoice } from "./kmip.js";
@@ -18,6 +19,8 @@ import {
   type SecretHandle,
   type VolumeDriver,
 } from "../src/index.js";
+import { openNativeVolume, type NativeVolume } from "../src/storage/luks/native-backend.js";
+import { probeImageHeader, PROBE_BYTES } from "../src/storage/pool.js";
 import { QEMU_IMG_PACKAGE } from "../src/storage/qemu-img.js";
 import { withSecretFile } from "../src/storage/secret-file.js";
 
@@ -34,6 +37,8 @@ export interface ScenarioContext {
   readonly kmip?: KmipChoice;
   /** where the 0600 secret files for qemu-io are made (under workdir); the runner checks it is empty afterwards */
   readonly secretFiles: string;
+  /** who makes and opens the volumes in this run (resolved: never "auto") */
+  readonly tools: Tooling;
 }
 
 /** Every result names its scenario; the rest is the scenario's own end state. */
@@ -102,6 +107,74 @@ export async function requireQemuTools(): Promise<void> {
 /** openssl makes the throwaway certificates of our own KMIP server. */
 export async function requireOpenssl(): Promise<void> {
   await requireProgram("openssl", ["version"], "openssl");
+}
+
+// ---- tooling: QEMU's programs, or virsecret's native LUKS code where QEMU is absent ----
+
+/**
+ * "qemu": volumes made by qemu-img (volume driver backend 'qemu-img'), guests
+ * written and read by qemu-io. "native": volumes made by the volume driver's
+ * native backend, guests written and read by openNativeVolume. Both are real
+ * LUKS1 on disk; the spec allows the native reader where QEMU is absent.
+ */
+export type Tooling = "qemu" | "native";
+/** what a run asks for: "auto" = qemu when qemu-img and qemu-io are on PATH, else native */
+export type ToolsChoice = "auto" | Tooling;
+
+export function parseToolsChoice(s: string | undefined): ToolsChoice {
+  if (s === undefined || s === "" || s === "auto") return "auto";
+  if (s === "qemu" || s === "native") return s;
+  throw new Error(`unknown tooling '${s.slice(0, 32)}': use auto, qemu or native`);
+}
+
+/** Is `program` on PATH (it ran)? */
+async function onPath(program: string, args: string[]): Promise<boolean> {
+  try {
+    await requireProgram(program, args, "");
+    return true;
+  } catch (e) {
+    if (e instanceof MissingToolError) return false;
+    throw e;
+  }
+}
+
+/** The tooling of a run, and why (for the first line the script prints). */
+export interface ResolvedTools {
+  readonly tools: Tooling;
+  readonly why: string;
+}
+
+/**
+ * Settle a run's tooling. Forced "qemu" without qemu-img/qemu-io throws
+ * MissingToolError naming qemu-utils (a forced QEMU boot is never faked).
+ */
+export async function resolveTools(choice: ToolsChoice): Promise<ResolvedTools> {
+  if (choice === "native") return { tools: "native", why: "--tools=native" };
+  if (choice === "qemu") {
+    await requireQemuTools();
+    return { tools: "qemu", why: "--tools=qemu" };
+  }
+  const missing: string[] = [];
+  for (const p of ["qemu-img", "qemu-io"]) if (!(await onPath(p, ["--version"]))) missing.push(p);
+  if (missing.length === 0) return { tools: "qemu", why: "--tools=auto: qemu-img and qemu-io are on PATH" };
+  return { tools: "native", why: `--tools=auto: ${missing.join(" and ")} not on PATH (Debian package '${QEMU_IMG_PACKAGE}')` };
+}
+
+/** The program that opens a guest's disk, as the step log and the checks name it. */
+export function readerName(t: Tooling): string {
+  return t === "qemu" ? "qemu-io" : "native LUKS reader";
+}
+
+/** One line on what makes and opens the volumes. */
+export function describeTooling(t: Tooling): string {
+  return t === "qemu"
+    ? "QEMU: volumes created by qemu-img (volume driver backend 'qemu-img'), guests written and booted with qemu-io"
+    : "native: volumes created by the volume driver's native backend, guests written and booted with virsecret's native LUKS reader (no QEMU)";
+}
+
+/** The volume driver options every scenario uses: quick key slots, the run's secret-file dir, the run's backend. */
+export function volumeOptions(io: GuestIO): { iterTimeMs: number; secretFileDir: string; backend: "qemu-img" | "native" } {
+  return { iterTimeMs: 10, secretFileDir: io.secretFiles, backend: io.tools === "qemu" ? "qemu-img" : "native" };
 }
 
 // ---- small helpers ----
@@ -225,6 +298,9 @@ export async function listDir(dir: string): Promise<string[]> {
 
 // ---- the guest: data written after creation, read back at boot ----
 
+/** How a guest's disk is opened: the run's tooling and where qemu-io's secret files go. */
+export type GuestIO = Pick<ScenarioContext, "tools" | "secretFiles">;
+
 /** A disk of a guest: the volume file and the secret its <encryption> names. */
 export interface Disk {
   readonly path: string;
@@ -241,15 +317,17 @@ export interface GuestData {
 export type ByteRuns = Array<[number, number]>;
 
 export interface BootResult {
-  /** qemu-io opened the volume and every read completed */
+  /** who opened the volume: qemu-io, or the native LUKS reader */
+  readonly tool: Tooling;
+  /** the reader opened the volume and every read completed */
   readonly opened: boolean;
   /** how the agent read the secret: through the elevated handle (private) or plain GetValue */
   readonly secretRead?: "elevated" | "plain";
-  /** per region, the bytes qemu-io returned */
+  /** per region, the bytes the reader returned */
   readonly read: ReadonlyArray<{ readonly offset: number; readonly runs: ByteRuns }>;
   /** every region read back exactly what was written */
   readonly dataMatches: boolean;
-  /** why the boot failed (libvirt error code or qemu-io's complaint) */
+  /** why the boot failed (libvirt error code, qemu-io's or the native reader's complaint) */
   readonly error?: string;
 }
 
@@ -336,68 +414,139 @@ export function formatRuns(runs: ByteRuns): string {
   return runs.length > 4 ? `${shown} …(${runs.length} runs)` : shown;
 }
 
+/** What a boot read, judged against what the guest wrote. */
+function judgeReads(tool: Tooling, how: "elevated" | "plain", data: GuestData, dumps: Uint8Array[]): BootResult {
+  const read = data.regions.map((reg, i) => ({ offset: reg.offset, runs: runsOf(dumps[i]!) }));
+  const dataMatches = data.regions.every((reg, i) => {
+    const runs = read[i]!.runs;
+    return runs.length === 1 && runs[0]![0] === reg.byte && runs[0]![1] === reg.length;
+  });
+  return { tool, opened: true, secretRead: how, read, dataMatches };
+}
+
+/** The native reader's complaint: a VirError's message (it never holds the passphrase). */
+function nativeError(e: unknown): string {
+  const text = isVirError(e) ? `${e.codeName}: ${e.message}` : e instanceof Error ? e.message : String(e);
+  return text.slice(0, 300);
+}
+
+/**
+ * Open `disk` natively with `passphrase`, as qemu-io with driver=qcow2 or
+ * driver=luks would: a file of the other format is refused, not guessed.
+ */
+async function openNativeDisk(disk: Disk, passphrase: Uint8Array, readOnly: boolean): Promise<NativeVolume> {
+  const v = await openNativeVolume(disk.path, passphrase, { readOnly });
+  if (v.format !== disk.format || !v.encrypted) {
+    await v.close();
+    throw new Error(`'${disk.path}' is ${v.encrypted ? "" : "unencrypted "}${v.format}, not the LUKS ${disk.format} its description names`);
+  }
+  return v;
+}
+
 /**
  * The guest's first run writes its data (the app installs it after creating
  * the volume). The secret is resolved through the driver like at boot.
  */
-export async function installGuest(secrets: SecretDriver, disk: Disk, data: GuestData, secretFileDir: string): Promise<void> {
+export async function installGuest(secrets: SecretDriver, disk: Disk, data: GuestData, io: GuestIO): Promise<void> {
   const { value } = await resolveSecret(secrets, disk.secretUuid);
   try {
+    if (io.tools === "native") {
+      let v: NativeVolume;
+      try {
+        v = await openNativeDisk(disk, value, false);
+      } catch (e) {
+        throw new Error(`the native LUKS writer could not open the volume: ${nativeError(e)}`);
+      }
+      try {
+        for (const r of data.regions) await v.write(r.offset, Buffer.alloc(r.length, r.byte));
+        await v.flush();
+      } finally {
+        await v.close();
+      }
+      return;
+    }
     await withSecretFile(value, async (file) => {
       const cmds = data.regions.flatMap((r) => ["-c", `write -P 0x${r.byte.toString(16)} ${r.offset} ${r.length}`]);
       const r = await qemuIo([...imageOpts(disk, file), ...cmds]);
       if (r.code !== 0 || /error|failed/i.test(r.stdout)) throw new Error(`qemu-io could not write the guest data: ${toolError(r)}`);
-    }, { dir: secretFileDir, name: "install" });
+    }, { dir: io.secretFiles, name: "install" });
   } finally {
     value.fill(0);
   }
 }
 
+/** Read the guest's regions with qemu-io (secret in a 0600 file). */
+async function bootWithQemuIo(disk: Disk, data: GuestData, value: Uint8Array, how: "elevated" | "plain", dir: string): Promise<BootResult> {
+  return withSecretFile(value, async (file) => {
+    const cmds = data.regions.flatMap((r) => ["-c", `read -v ${r.offset} ${r.length}`]);
+    const r = await qemuIo(["-r", ...imageOpts(disk, file), ...cmds]);
+    const done = data.regions.every((reg) => r.stdout.includes(`read ${reg.length}/${reg.length} bytes at offset ${reg.offset}`));
+    if (r.code !== 0 || !done) return { tool: "qemu", opened: false, secretRead: how, read: [], dataMatches: false, error: toolError(r) };
+    return judgeReads("qemu", how, data, parseDumps(r.stdout, data.regions));
+  }, { dir, name: "boot" });
+}
+
+/** Read the guest's regions with the native reader (read-only; the passphrase stays in memory). */
+async function bootNatively(disk: Disk, data: GuestData, value: Uint8Array, how: "elevated" | "plain"): Promise<BootResult> {
+  let v: NativeVolume;
+  try {
+    v = await openNativeDisk(disk, value, true);
+  } catch (e) {
+    return { tool: "native", opened: false, secretRead: how, read: [], dataMatches: false, error: nativeError(e) };
+  }
+  try {
+    const dumps: Uint8Array[] = [];
+    for (const r of data.regions) dumps.push(await v.read(r.offset, r.length));
+    return judgeReads("native", how, data, dumps);
+  } catch (e) {
+    return { tool: "native", opened: false, secretRead: how, read: [], dataMatches: false, error: nativeError(e) };
+  } finally {
+    await v.close();
+  }
+}
+
 /**
  * "The agent boots the guest": resolve the disk's secret through the driver,
- * open the volume with real qemu-io (secret in a 0600 file) and read back
- * what the guest wrote. A failure is returned as data, not thrown.
+ * open the volume with the run's tooling (real qemu-io, or the native LUKS
+ * reader where QEMU is absent) and read back what the guest wrote. A failure
+ * is returned as data, not thrown.
  */
-export async function bootGuest(secrets: SecretDriver, disk: Disk, data: GuestData, secretFileDir: string): Promise<BootResult> {
+export async function bootGuest(secrets: SecretDriver, disk: Disk, data: GuestData, io: GuestIO): Promise<BootResult> {
   let resolved: { value: Uint8Array; how: "elevated" | "plain" };
   try {
     resolved = await resolveSecret(secrets, disk.secretUuid);
   } catch (e) {
     if (e instanceof MissingToolError) throw e;
-    return { opened: false, read: [], dataMatches: false, error: `${errorCode(e)}: ${(e as Error).message}` };
+    return { tool: io.tools, opened: false, read: [], dataMatches: false, error: `${errorCode(e)}: ${(e as Error).message}` };
   }
   try {
-    return await withSecretFile(resolved.value, async (file) => {
-      const cmds = data.regions.flatMap((r) => ["-c", `read -v ${r.offset} ${r.length}`]);
-      const r = await qemuIo(["-r", ...imageOpts(disk, file), ...cmds]);
-      const done = data.regions.every((reg) => r.stdout.includes(`read ${reg.length}/${reg.length} bytes at offset ${reg.offset}`));
-      if (r.code !== 0 || !done) {
-        return { opened: false, secretRead: resolved.how, read: [], dataMatches: false, error: toolError(r) };
-      }
-      const dumps = parseDumps(r.stdout, data.regions);
-      const read = data.regions.map((reg, i) => ({ offset: reg.offset, runs: runsOf(dumps[i]!) }));
-      const dataMatches = data.regions.every((reg, i) => {
-        const runs = read[i]!.runs;
-        return runs.length === 1 && runs[0]![0] === reg.byte && runs[0]![1] === reg.length;
-      });
-      return { opened: true, secretRead: resolved.how, read, dataMatches };
-    }, { dir: secretFileDir, name: "boot" });
+    return io.tools === "native"
+      ? await bootNatively(disk, data, resolved.value, resolved.how)
+      : await bootWithQemuIo(disk, data, resolved.value, resolved.how, io.secretFiles);
   } finally {
     resolved.value.fill(0);
   }
 }
 
-/** One line about a boot, for the step log. */
+/** "8 KiB" */
+function sizeText(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`;
+}
+
+/** One line about a boot, for the step log: the reader, what it read, and whether it was what was written. */
 export function describeBoot(b: BootResult): string {
-  if (!b.opened) return `boot failed: ${b.error ?? "unknown"}`;
+  const reader = readerName(b.tool);
+  if (!b.opened) return `${reader}: boot failed: ${b.error ?? "unknown"}`;
+  const total = b.read.reduce((n, r) => n + r.runs.reduce((m, [, c]) => m + c, 0), 0);
   const reads = b.read.map((r) => `@${r.offset}: ${formatRuns(r.runs)}`).join(", ");
-  return `qemu-io opened it (secret read ${b.secretRead}) and read back ${reads}${b.dataMatches ? " = what was written" : " ≠ what was written"}`;
+  return `${reader} read back ${sizeText(total)} ${b.dataMatches ? "ok" : "WRONG"} (secret read ${b.secretRead}): ${reads}` +
+    (b.dataMatches ? " = what was written" : " ≠ what was written");
 }
 
 /** Checks every boot should pass. */
 export function bootChecks(label: string, b: BootResult, data: GuestData): Check[] {
   return [
-    check(`${label}: qemu-io opened the encrypted volume`, b.opened),
+    check(`${label}: ${readerName(b.tool)} opened the encrypted volume`, b.opened),
     check(
       `${label}: the guest read back the data written earlier (${data.regions.map((r) => `0x${r.byte.toString(16)}`).join(", ")})`,
       b.dataMatches,
@@ -405,8 +554,31 @@ export function bootChecks(label: string, b: BootResult, data: GuestData): Check
   ];
 }
 
-/** qemu-img info of a volume file, as the real tool reports it. */
-export async function imageInfo(path: string): Promise<{ format: string; encrypted: boolean; encryptFormat?: string }> {
+/** What a volume file is, as qemu-img info or the native header probe reports it. */
+export interface ImageInfo {
+  /** "qcow2", or "luks" for a raw LUKS file (qemu-img's names) */
+  readonly format: string;
+  readonly encrypted: boolean;
+  readonly encryptFormat?: string;
+  /** who said so */
+  readonly by: "qemu-img info" | "native header probe";
+}
+
+/** qemu-img info of a volume file (tools "qemu"), or the native probe of its header (tools "native"). */
+export async function imageInfo(path: string, tools: Tooling): Promise<ImageInfo> {
+  if (tools === "native") {
+    const fh = await open(path, "r");
+    try {
+      const head = Buffer.alloc(PROBE_BYTES);
+      const { bytesRead } = await fh.read(head, 0, PROBE_BYTES, 0);
+      const p = probeImageHeader(head.subarray(0, bytesRead), BigInt((await fh.stat()).size));
+      const format = p.format === "raw" && p.encryption === "luks" ? "luks" : p.format;
+      const encryptFormat = p.encryption;
+      return { format, encrypted: encryptFormat !== undefined, ...(encryptFormat !== undefined ? { encryptFormat } : {}), by: "native header probe" };
+    } finally {
+      await fh.close();
+    }
+  }
   let stdout: string;
   try {
     stdout = (await execFileP("qemu-img", ["info", "--output=json", path], { env: { ...process.env, LC_ALL: "C" }, timeout: 60_000 })).stdout;
@@ -416,5 +588,5 @@ export async function imageInfo(path: string): Promise<{ format: string; encrypt
   }
   const info = JSON.parse(stdout) as { format: string; encrypted?: boolean; "format-specific"?: { data?: { encrypt?: { format?: string } } } };
   const encryptFormat = info.format === "luks" ? "luks" : info["format-specific"]?.data?.encrypt?.format;
-  return { format: info.format, encrypted: info.encrypted === true, ...(encryptFormat !== undefined ? { encryptFormat } : {}) };
+  return { format: info.format, encrypted: info.encrypted === true, ...(encryptFormat !== undefined ? { encryptFormat } : {}), by: "qemu-img info" };
 }

@@ -16,6 +16,7 @@ import {
   scanCheck,
   scanForPassphrase,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
@@ -44,35 +45,34 @@ export interface S1Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S1Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const name = "mail.qcow2";
   const data = guestData();
   const uri = embedURI(root);
 
   let secrets: SecretDriver | undefined = await openSecretDriver({ uri });
   try {
-    let vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    let vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
     ctx.log(`app: virStorageVolCreateXML ${name} (qcow2, <encryption format='luks'/>), asking for an auto-created persistent private secret`);
     const ref = await vd.createXML(volumeXML(name, "qcow2", "<encryption format='luks'/>"), { generateSecret: "persistent", private: true });
     const disk = await diskOf(vd, name);
     ctx.log(`virsecret: created ${ref.path}; its <encryption> names secret ${disk.secretUuid}`);
     const def = parseSecretXML(secrets.lookupByUUID(disk.secretUuid).getXMLDesc());
     ctx.log(`virsecret: secret ${def.uuid} ephemeral=${def.ephemeral ? "yes" : "no"} private=${def.isPrivate ? "yes" : "no"} usage volume=${def.usageId}`);
-    await installGuest(secrets, disk, data, secretFiles);
+    await installGuest(secrets, disk, data, ctx);
     ctx.log(`app: the guest's first run wrote its data (${data.regions.length} regions)`);
 
     ctx.log("app restarts: driver closed, a new one opened on the same root");
     await secrets.close();
     secrets = undefined;
     secrets = await openSecretDriver({ uri });
-    vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
 
     const h = secrets.lookupByUUID(disk.secretUuid);
     const after = parseSecretXML(h.getXMLDesc());
     const persistedRecord = (await secrets.store.get(SECRET_SPACE, disk.secretUuid)) !== undefined;
     ctx.log(`agent: secret ${after.uuid} is back from the local DB (record in the store: ${persistedRecord ? "yes" : "no"})`);
     const bootDisk = await diskOf(vd, name);
-    const boot = await bootGuest(secrets, bootDisk, data, secretFiles);
+    const boot = await bootGuest(secrets, bootDisk, data, ctx);
     ctx.log(`agent boots the guest: ${describeBoot(boot)}`);
     const keyCheckOk = (await vd.keyCheck(name)).ok;
     ctx.log(`virsecret key check of ${name}: ${keyCheckOk ? "the secret opens it" : "the secret does NOT open it"}`);

@@ -19,6 +19,7 @@ import {
   scanForPassphrase,
   secretXML,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
@@ -51,7 +52,6 @@ export interface S2Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S2Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const vault = await subdir(ctx, "app-vault");
   const name = "web.qcow2";
   const data = guestData();
@@ -59,7 +59,7 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
 
   let secrets: SecretDriver | undefined = await openSecretDriver({ uri });
   try {
-    let vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    let vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
     ctx.log(`app: virStorageVolCreateXML ${name} asking for an auto-created EPHEMERAL secret`);
     await vd.createXML(volumeXML(name, "qcow2", "<encryption format='luks'/>"), { generateSecret: "ephemeral" });
     const disk = await diskOf(vd, name);
@@ -74,21 +74,21 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
     await chmod(vaultFile, 0o600);
     fetched.fill(0);
 
-    await installGuest(secrets, disk, data, secretFiles);
+    await installGuest(secrets, disk, data, ctx);
     ctx.log("app: the guest's first run wrote its data");
-    const bootBeforeRestart = await bootGuest(secrets, disk, data, secretFiles);
+    const bootBeforeRestart = await bootGuest(secrets, disk, data, ctx);
     ctx.log(`agent boots the guest (key from memory): ${describeBoot(bootBeforeRestart)}`);
 
     ctx.log("app restarts");
     await secrets.close();
     secrets = undefined;
     secrets = await openSecretDriver({ uri });
-    vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
     const s = secrets;
     const look = await outcome(async () => s.lookupByUUID(disk.secretUuid));
     const lookupAfterRestart = look.ok ? "found" : look.code;
     ctx.log(`virsecret after the restart: lookup of ${disk.secretUuid} → ${look.ok ? "found" : `${look.code} (${look.message})`}`);
-    const bootAfterRestart = await bootGuest(secrets, disk, data, secretFiles);
+    const bootAfterRestart = await bootGuest(secrets, disk, data, ctx);
     ctx.log(`agent tries to boot now: ${describeBoot(bootAfterRestart)}`);
 
     ctx.log(`app: virSecretDefineXML (same uuid, ephemeral, usage volume=${disk.path}) and virSecretSetValue from its vault`);
@@ -98,7 +98,7 @@ async function run(ctx: ScenarioContext): Promise<S2Result> {
     const redefinedDef = parseSecretXML(h.getXMLDesc());
     const recordInStore = (await secrets.store.get(SECRET_SPACE, disk.secretUuid)) !== undefined;
     const bootDisk = await diskOf(vd, name);
-    const bootAfterRedefine = await bootGuest(secrets, bootDisk, data, secretFiles);
+    const bootAfterRedefine = await bootGuest(secrets, bootDisk, data, ctx);
     ctx.log(`agent boots the guest: ${describeBoot(bootAfterRedefine)}`);
 
     const vaultMode = (await stat(vaultFile)).mode & 0o777;

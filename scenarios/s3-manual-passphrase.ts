@@ -18,6 +18,7 @@ import {
   scanForPassphrase,
   secretXML,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
@@ -49,7 +50,6 @@ export interface S3Result extends ScenarioResult {
 async function run(ctx: ScenarioContext): Promise<S3Result> {
   const root = join(ctx.workdir, "root");
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const name = "db.img";
   const data = guestData();
   const uuid = generateUUID();
@@ -62,14 +62,14 @@ async function run(ctx: ScenarioContext): Promise<S3Result> {
     const h = await secrets.defineXML(secretXML({ uuid, ephemeral: true, private: true, description: "db disk" }));
     ctx.log(`app: virSecretSetValue (${passphrase.length} bytes of its own passphrase)`);
     await h.setValue(passphrase);
-    const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    const vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
     ctx.log(`app: virStorageVolCreateXML ${name} (raw LUKS) with <secret type='passphrase' uuid='${uuid}'/>`);
     await vd.createXML(volumeXML(name, "raw", luksEncryption(uuid)));
     const disk = await diskOf(vd, name);
     const rec = await vd.record(name);
-    await installGuest(secrets, disk, data, secretFiles);
+    await installGuest(secrets, disk, data, ctx);
     ctx.log("app: the guest's first run wrote its data");
-    const boot = await bootGuest(secrets, disk, data, secretFiles);
+    const boot = await bootGuest(secrets, disk, data, ctx);
     ctx.log(`agent boots the guest (key from memory): ${describeBoot(boot)}`);
     let plainGetValue = "returned the value";
     try {

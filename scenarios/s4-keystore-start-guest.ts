@@ -21,6 +21,7 @@ import {
   scanTree,
   secretFromKeystore,
   subdir,
+  volumeOptions,
   valueForms,
   volumeXML,
   type BootResult,
@@ -57,16 +58,16 @@ export interface S4Result extends ScenarioResult {
 }
 
 /** Earlier and elsewhere: a volume whose passphrase is the keystore's (made on a provisioning root, then removed). */
-async function provision(ctx: ScenarioContext, kmip: KmipSession, keyId: string, pool: string, secretFiles: string, name: string, data: GuestData): Promise<Disk> {
+async function provision(ctx: ScenarioContext, kmip: KmipSession, keyId: string, pool: string, name: string, data: GuestData): Promise<Disk> {
   const root = join(ctx.workdir, "provisioner-root");
   const secrets = await openSecretDriver({ uri: embedURI(root) });
   try {
     const uuid = generateUUID();
     const h = await secretFromKeystore(secrets, kmip.km, kmip.peer.context, keyId, uuid);
-    const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+    const vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
     const ref = await vd.createXML(volumeXML(name, "qcow2", luksEncryption(uuid)));
     const disk: Disk = { path: ref.path, format: "qcow2", secretUuid: uuid };
-    await installGuest(secrets, disk, data, secretFiles);
+    await installGuest(secrets, disk, data, ctx);
     await h.undefine();
     return disk;
   } finally {
@@ -77,7 +78,6 @@ async function provision(ctx: ScenarioContext, kmip: KmipSession, keyId: string,
 
 async function run(ctx: ScenarioContext): Promise<S4Result> {
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const root = join(ctx.workdir, "host-root");
   const name = "guest.qcow2";
   const data = guestData();
@@ -88,7 +88,7 @@ async function run(ctx: ScenarioContext): Promise<S4Result> {
       const passphrase = enc(randomBytes(24).toString("base64"));
       const keyId = kmip.made(await km.storeKey(peer.context, { kind: "passphrase", name: `s4-${generateUUID()}`, value: passphrase }));
       ctx.log(`operator: the VM's passphrase is KMIP object ${keyId} (secret data)`);
-      const prov = await provision(ctx, kmip, keyId, pool, secretFiles, name, data);
+      const prov = await provision(ctx, kmip, keyId, pool, name, data);
       ctx.log(`earlier, on a provisioning host: ${prov.path} was created under that passphrase and the guest wrote its data`);
 
       secrets = await openSecretDriver({ uri: embedURI(root) });
@@ -100,7 +100,7 @@ async function run(ctx: ScenarioContext): Promise<S4Result> {
       const valueFromKeystore = Buffer.from(held).equals(Buffer.from(passphrase));
       held.fill(0);
 
-      const boot = await bootGuest(secrets, { ...prov, secretUuid: uuid }, data, secretFiles);
+      const boot = await bootGuest(secrets, { ...prov, secretUuid: uuid }, data, ctx);
       ctx.log(`app: transient guest started; ${describeBoot(boot)}`);
       ctx.log(`app: virSecretUndefine ${uuid}`);
       await h.undefine();

@@ -22,11 +22,13 @@ import {
   scanForPassphrase,
   secretFromKeystore,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
   type Disk,
   type GuestData,
+  type ImageInfo,
   type Scenario,
   type ScenarioContext,
   type ScanResult,
@@ -40,7 +42,7 @@ export interface S5Result extends ScenarioResult {
   readonly secretUuid: string;
   /** the secret held lowercase hex of the key's bytes */
   readonly valueIsKeyHex: boolean;
-  readonly volume: { readonly path: string; readonly format: string; readonly encrypted: boolean; readonly encryptFormat?: string };
+  readonly volume: { readonly path: string } & ImageInfo;
   /** the volume record names the secret but does not own it */
   readonly record: { readonly secretUuid?: string; readonly ownsSecret?: boolean; readonly ownsKey?: boolean } | undefined;
   /** after the undefine */
@@ -54,7 +56,6 @@ export interface S5Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S5Result> {
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const root = join(ctx.workdir, "host-root");
   const name = "data.qcow2";
   const path = join(pool, name);
@@ -74,18 +75,18 @@ async function run(ctx: ScenarioContext): Promise<S5Result> {
       const valueIsKeyHex = Buffer.from(held).equals(Buffer.from(keyHex));
       held.fill(0);
 
-      const vd = await openVolumeDriver({ secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+      const vd = await openVolumeDriver({ secrets, pool, ...volumeOptions(ctx) });
       ctx.log(`app: virStorageVolCreateXML ${name} naming secret ${uuid}`);
       await vd.createXML(volumeXML(name, "qcow2", luksEncryption(uuid)));
       const disk: Disk = { path, format: "qcow2", secretUuid: uuid };
-      await installGuest(secrets, disk, data, secretFiles);
+      await installGuest(secrets, disk, data, ctx);
       ctx.log("app: the guest's data is written onto the new volume");
       const rec = await vd.record(name);
       ctx.log(`app: virSecretUndefine ${uuid}`);
       await h.undefine();
       const after = { secretsListed: secrets.listSecrets(100), recordInStore: (await secrets.store.get(SECRET_SPACE, uuid)) !== undefined };
-      const info = await imageInfo(path);
-      ctx.log(`host: ${after.secretsListed.length} secrets; qemu-img info: ${info.format}, encrypted=${info.encrypted} (${info.encryptFormat ?? "?"})`);
+      const info = await imageInfo(path, ctx.tools);
+      ctx.log(`host: ${after.secretsListed.length} secrets; ${info.by}: ${info.format}, encrypted=${info.encrypted} (${info.encryptFormat ?? "?"})`);
       await secrets.close();
       secrets = undefined;
       const rootScan = await scanForPassphrase(ctx, root, keyHex, "host root scan");
@@ -93,7 +94,7 @@ async function run(ctx: ScenarioContext): Promise<S5Result> {
       ctx.log("later: the app starts the guest the same way (define, set from the keystore, boot, undefine)");
       secrets = await openSecretDriver({ uri: embedURI(root) });
       const again = await secretFromKeystore(secrets, km, peer.context, keyId, uuid, path);
-      const laterBoot = await bootGuest(secrets, disk, data, secretFiles);
+      const laterBoot = await bootGuest(secrets, disk, data, ctx);
       ctx.log(`agent boots the guest: ${describeBoot(laterBoot)}`);
       await again.undefine();
       const secretsAtEnd = secrets.numOfSecrets();
@@ -125,7 +126,7 @@ async function run(ctx: ScenarioContext): Promise<S5Result> {
 function verify(r: S5Result): Check[] {
   return [
     check("the secret's value is lowercase hex of the KMIP key's bytes", r.valueIsKeyHex),
-    check("the volume is a LUKS-encrypted qcow2 (qemu-img info)", r.volume.format === "qcow2" && r.volume.encrypted && r.volume.encryptFormat === "luks"),
+    check(`the volume is a LUKS-encrypted qcow2 (${r.volume.by})`, r.volume.format === "qcow2" && r.volume.encrypted && r.volume.encryptFormat === "luks"),
     check("the volume record names the secret and owns neither secret nor key",
       r.record?.secretUuid === r.secretUuid && r.record.ownsSecret === false && r.record.ownsKey !== true),
     check("after the undefine the host has no secret, in memory or in the store", r.after.secretsListed.length === 0 && !r.after.recordInStore),

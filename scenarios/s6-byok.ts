@@ -21,10 +21,12 @@ import {
   listDir,
   outcome,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
   type GuestData,
+  type ImageInfo,
   type Scenario,
   type ScenarioContext,
   type ScenarioResult,
@@ -40,7 +42,8 @@ export interface S6Result extends ScenarioResult {
   /** the clone's bytes equal the original's; the passphrase is lowercase hex of them */
   readonly cloneSameBytes: boolean;
   readonly passphraseIsCloneHex: boolean;
-  readonly volumeEncrypted: boolean;
+  /** qemu-img info (or the native header probe) of the volume file */
+  readonly volumeInfo: ImageInfo;
   readonly boot: BootResult;
   /** the user's keys while the volume exists, and after its delete */
   readonly keysWhileVolume: string[];
@@ -58,7 +61,6 @@ export interface S6Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S6Result> {
   const pool = await subdir(ctx, "pool");
-  const { secretFiles } = ctx;
   const name = "byok.img";
   const data = guestData();
   let km: KeyManager | undefined;
@@ -70,7 +72,7 @@ async function run(ctx: ScenarioContext): Promise<S6Result> {
     ctx.log(`user alice: stored her own AES-256 key in the keystore → ${originalKeyId}`);
 
     secrets = await openSecretDriver({ uri: embedURI(join(ctx.workdir, "root")) });
-    const vd = await openVolumeDriver({ secrets, pool, keystore: km, keystoreContext: USER, iterTimeMs: 10, secretFileDir: secretFiles });
+    const vd = await openVolumeDriver({ secrets, pool, keystore: km, keystoreContext: USER, ...volumeOptions(ctx) });
     ctx.log(`alice: create volume ${name} (raw LUKS) with encryption key id ${originalKeyId}`);
     await vd.createXML(volumeXML(name, "raw", "<encryption format='luks'/>"), { keyId: originalKeyId, private: true });
     const r = await vd.record(name);
@@ -88,9 +90,9 @@ async function run(ctx: ScenarioContext): Promise<S6Result> {
     const passphraseIsCloneHex = Buffer.from(pass).toString("ascii") === hex(clone.value!);
     pass.fill(0);
     clone.value?.fill(0);
-    const volumeEncrypted = (await imageInfo(disk.path)).encrypted;
-    await installGuest(secrets, disk, data, secretFiles);
-    const boot = await bootGuest(secrets, disk, data, secretFiles);
+    const volumeInfo = await imageInfo(disk.path, ctx.tools);
+    await installGuest(secrets, disk, data, ctx);
+    const boot = await bootGuest(secrets, disk, data, ctx);
     ctx.log(`agent boots the guest: ${describeBoot(boot)}`);
     const keysWhileVolume = (await km.listKeys(USER, { metadataOnly: true })).map((k) => k.id).sort();
     ctx.log(`alice's keys now: ${keysWhileVolume.length} (her key and the volume's clone)`);
@@ -117,7 +119,7 @@ async function run(ctx: ScenarioContext): Promise<S6Result> {
       record,
       cloneSameBytes,
       passphraseIsCloneHex,
-      volumeEncrypted,
+      volumeInfo,
       boot,
       keysWhileVolume,
       afterDelete,
@@ -136,7 +138,7 @@ function verify(r: S6Result): Check[] {
     check("the volume record owns the clone and its generated secret", r.record?.ownsKey === true && r.record.ownsSecret === true),
     check("the clone holds the same key bytes as the original", r.cloneSameBytes),
     check("the passphrase is lowercase hex of the clone's bytes", r.passphraseIsCloneHex),
-    check("qemu-img info reports the volume encrypted", r.volumeEncrypted),
+    check(`${r.volumeInfo.by} reports the volume LUKS-encrypted`, r.volumeInfo.encrypted && r.volumeInfo.encryptFormat === "luks"),
     ...bootChecks("boot", r.boot, r.data),
     check("while the volume exists the user has her key and the clone",
       r.keysWhileVolume.length === 2 && r.keysWhileVolume.includes(r.originalKeyId) && cloneId !== undefined && r.keysWhileVolume.includes(cloneId)),

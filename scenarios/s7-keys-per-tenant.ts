@@ -25,6 +25,7 @@ import {
   installGuest,
   listDir,
   subdir,
+  volumeOptions,
   volumeXML,
   type BootResult,
   type Check,
@@ -96,7 +97,6 @@ async function probe(km: KeyManager, t: Tenant, id: string): Promise<string[]> {
 }
 
 async function run(ctx: ScenarioContext): Promise<S7Result> {
-  const { secretFiles } = ctx;
   const data = guestData();
   const tenants: Tenant[] = [
     { name: "alice", ctx: { user: "alice", project: "tenant-a" }, pool: await subdir(ctx, "pool-alice"), keys: [] },
@@ -108,7 +108,7 @@ async function run(ctx: ScenarioContext): Promise<S7Result> {
     km = await openLocalKeystore({ root: join(ctx.workdir, "keystore-root") });
     secrets = await openSecretDriver({ uri: embedURI(join(ctx.workdir, "root")) });
     for (const t of tenants) {
-      t.vd = await openVolumeDriver({ secrets, pool: t.pool, keystore: km, keystoreContext: t.ctx, iterTimeMs: 10, secretFileDir: secretFiles });
+      t.vd = await openVolumeDriver({ secrets, pool: t.pool, keystore: km, keystoreContext: t.ctx, ...volumeOptions(ctx) });
       const own = await km.createKey(t.ctx, { algorithm: "AES", length: 256, name: `${t.name}'s key` });
       await t.vd.createXML(volumeXML(`${t.name}-gen.qcow2`, "qcow2", "<encryption format='luks'/>"), { generateSecret: "persistent", private: true });
       await t.vd.createXML(volumeXML(`${t.name}-byok.img`, "raw", "<encryption format='luks'/>"), { keyId: own, private: true });
@@ -116,7 +116,7 @@ async function run(ctx: ScenarioContext): Promise<S7Result> {
       const clone = (await t.vd.record(`${t.name}-byok.img`))!.keyId!;
       t.keys = [own, gen, clone];
       ctx.log(`${t.name}: created key ${own}, volume ${t.name}-gen.qcow2 (keystore key ${gen}), volume ${t.name}-byok.img (clone ${clone})`);
-      for (const v of [`${t.name}-gen.qcow2`, `${t.name}-byok.img`]) await installGuest(secrets, await diskOf(t.vd, v), data, secretFiles);
+      for (const v of [`${t.name}-gen.qcow2`, `${t.name}-byok.img`]) await installGuest(secrets, await diskOf(t.vd, v), data, ctx);
     }
 
     const foreign = new Set<string>();
@@ -149,7 +149,7 @@ async function run(ctx: ScenarioContext): Promise<S7Result> {
       const volumes = await listDir(t.pool);
       const boots: BootResult[] = [];
       for (const v of volumes) {
-        const b = await bootGuest(secrets, await diskOf(t.vd!, v), data, secretFiles);
+        const b = await bootGuest(secrets, await diskOf(t.vd!, v), data, ctx);
         ctx.log(`${t.name} boots ${v}: ${describeBoot(b)}`);
         boots.push(b);
       }

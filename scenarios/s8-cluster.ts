@@ -22,11 +22,13 @@ import {
   scanTree,
   secretXML,
   subdir,
+  volumeOptions,
   valueForms,
   volumeXML,
   type BootResult,
   type Check,
   type GuestData,
+  type ImageInfo,
   type Scenario,
   type ScenarioContext,
   type ScanResult,
@@ -51,7 +53,7 @@ export interface S8Result extends ScenarioResult {
   readonly keystore: string;
   readonly keyId: string;
   readonly secretUuid: string;
-  readonly volume: { readonly path: string; readonly encrypted: boolean };
+  readonly volume: { readonly path: string; readonly encrypted: boolean; readonly by: ImageInfo["by"] };
   /** host A created the volume; host B booted it */
   readonly hostA: HostEnd;
   readonly hostB: HostEnd;
@@ -63,7 +65,6 @@ export interface S8Result extends ScenarioResult {
 
 async function run(ctx: ScenarioContext): Promise<S8Result> {
   const pool = await subdir(ctx, "shared-pool");
-  const { secretFiles } = ctx;
   const rootA = join(ctx.workdir, "host-a");
   const rootB = join(ctx.workdir, "host-b");
   const name = "cluster.qcow2";
@@ -93,16 +94,16 @@ async function run(ctx: ScenarioContext): Promise<S8Result> {
         ctx.log(`host ${label}: defined secret ${uuid} (persistent, private, usage volume=${path}) bound to KMIP key ${keyId}`);
       }
 
-      const vdA = await openVolumeDriver({ secrets: a.secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+      const vdA = await openVolumeDriver({ secrets: a.secrets, pool, ...volumeOptions(ctx) });
       ctx.log(`host A: virStorageVolCreateXML ${name} naming secret ${uuid}`);
       await vdA.createXML(volumeXML(name, "qcow2", luksEncryption(uuid)));
-      await installGuest(a.secrets, await diskOf(vdA, name), data, secretFiles);
+      await installGuest(a.secrets, await diskOf(vdA, name), data, ctx);
       ctx.log("host A: the guest ran there first and wrote its data");
 
-      const vdB = await openVolumeDriver({ secrets: b.secrets, pool, iterTimeMs: 10, secretFileDir: secretFiles });
+      const vdB = await openVolumeDriver({ secrets: b.secrets, pool, ...volumeOptions(ctx) });
       const diskB = await diskOf(vdB, name);
       ctx.log(`host B: finds ${name} in the shared pool; its description names secret ${diskB.secretUuid} (by usage)`);
-      const bootOnB = await bootGuest(b.secrets, diskB, data, secretFiles);
+      const bootOnB = await bootGuest(b.secrets, diskB, data, ctx);
       ctx.log(`host B boots the guest: ${describeBoot(bootOnB)}`);
 
       const hostEnd = async (root: string, secrets: SecretDriver, vd: typeof vdA): Promise<Omit<HostEnd, "rootScan">> => {
@@ -120,13 +121,13 @@ async function run(ctx: ScenarioContext): Promise<S8Result> {
       const endA = await hostEnd(rootA, a.secrets, vdA);
       const endB = await hostEnd(rootB, b.secrets, vdB);
       ctx.log(`both hosts resolve the value from the keystore: A ${endA.valueIsKeyHex ? "= hex of the key" : "≠"}, B ${endB.valueIsKeyHex ? "= hex of the key" : "≠"}`);
-      const info = await imageInfo(path);
+      const info = await imageInfo(path, ctx.tools);
 
       ctx.log("host B restarts (a new driver on its root, its binding reloaded)");
       await b.secrets.close();
       const b2 = await openSecretDriver({ uri: embedURI(rootB), keystores: { cluster: b.km } });
       closers.push(() => b2.close());
-      const bootOnBAfterRestart = await bootGuest(b2, diskB, data, secretFiles);
+      const bootOnBAfterRestart = await bootGuest(b2, diskB, data, ctx);
       ctx.log(`host B boots the guest again: ${describeBoot(bootOnBAfterRestart)}`);
       await b2.close();
       await a.secrets.close();
@@ -139,7 +140,7 @@ async function run(ctx: ScenarioContext): Promise<S8Result> {
         keystore: peer.kind,
         keyId,
         secretUuid: uuid,
-        volume: { path, encrypted: info.encrypted },
+        volume: { path, encrypted: info.encrypted, by: info.by },
         hostA: { ...endA, rootScan: scanA },
         hostB: { ...endB, rootScan: scanB },
         bootOnB,
@@ -162,7 +163,7 @@ function verify(r: S8Result): Check[] {
   ];
   return [
     check("two distinct roots", r.hostA.root !== r.hostB.root),
-    check("the volume is encrypted (qemu-img info)", r.volume.encrypted),
+    check(`the volume is encrypted (${r.volume.by})`, r.volume.encrypted),
     ...host("A", r.hostA),
     ...host("B", r.hostB),
     ...bootChecks("host B opens the volume host A created", r.bootOnB, r.data),

@@ -2,13 +2,13 @@
 // one uuid to one KMIP key; host B opens the volume host A created.
 import { expect } from "chai";
 import { s8 } from "../../scenarios/index.js";
-import { endState, expectBooted, KMIP_SERVERS } from "./helpers.js";
+import { endState, expectBooted, KMIP_SERVERS, TOOLINGS } from "./helpers.js";
 
 describe("scenario 8: a cluster of hosts", function () {
   this.timeout(120_000);
-  for (const kmip of KMIP_SERVERS) {
-    it(`${kmip}: same uuid on two roots, value from the keystore, A's volume opened on B`, async () => {
-      const r = await endState(s8, kmip);
+  for (const tools of TOOLINGS) for (const kmip of KMIP_SERVERS) {
+    it(`${tools}, ${kmip}: same uuid on two roots, value from the keystore, A's volume opened on B`, async () => {
+      const r = await endState(s8, { kmip, tools });
       expect(r.keystore).to.equal(kmip);
       expect(r.hostA.root).to.not.equal(r.hostB.root);
       for (const h of [r.hostA, r.hostB]) {
@@ -19,9 +19,9 @@ describe("scenario 8: a cluster of hosts", function () {
         expect(h.rootScan.files).to.be.greaterThan(2);
         expect(h.rootScan.hits).to.deep.equal([]);
       }
-      expect(r.volume.encrypted).to.equal(true);
-      expectBooted(r.bootOnB, r.data);
-      expectBooted(r.bootOnBAfterRestart, r.data);
+      expect(r.volume).to.include({ encrypted: true, by: tools === "qemu" ? "qemu-img info" : "native header probe" });
+      expectBooted(r.bootOnB, r.data, tools);
+      expectBooted(r.bootOnBAfterRestart, r.data, tools);
       expect(r.secretFilesLeft).to.deep.equal([]);
     });
   }
