@@ -35,7 +35,7 @@ export interface ScenarioContext {
   readonly workdir: string;
   /** which KMIP server scenarios 4, 5 and 8 talk to; default "auto" */
   readonly kmip?: KmipChoice;
-  /** where the 0600 secret files for qemu-io are made (under workdir); the runner checks it is empty afterwards */
+  /** where the 0600 secret files for qemu-img/qemu-io are made (under workdir); the runner checks it is empty afterwards */
   readonly secretFiles: string;
   /** who makes and opens the volumes in this run (resolved: never "auto") */
   readonly tools: Tooling;

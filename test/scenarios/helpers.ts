@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { runScenario } from "../../scenarios/index.js";
 import type { KmipChoice } from "../../scenarios/kmip.js";
-import type { BootResult, GuestData, HarnessEnd, Scenario, ScenarioResult, Tooling } from "../../scenarios/lib.js";
+import { readerName, type BootResult, type GuestData, type HarnessEnd, type Scenario, type ScenarioResult, type Tooling } from "../../scenarios/lib.js";
 
 export interface EndStateOptions<R extends ScenarioResult> {
   readonly kmip?: KmipChoice;
@@ -30,7 +30,7 @@ export async function endState<R extends ScenarioResult>(sc: Scenario<R>, opts: 
   expect(steps.length, "the scenario printed its steps").to.be.greaterThan(3);
   expect(out.tools).to.equal(opts.tools);
   expect(steps[0], "the first step names the tooling").to.match(opts.tools === "qemu" ? /^tooling: QEMU: .*qemu-img.*qemu-io/ : /^tooling: native: .*native backend.*native LUKS reader/);
-  const reader = opts.tools === "qemu" ? "qemu-io" : "native LUKS reader";
+  const reader = readerName(opts.tools);
   const boots = steps.filter((s) => / read back \d+ KiB (ok|WRONG)/.test(s));
   expect(boots.length, "boot steps printed").to.be.greaterThan(0);
   for (const b of boots) expect(b, "each boot step names its reader").to.contain(`${reader} read back`);

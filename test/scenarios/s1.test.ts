@@ -1,5 +1,6 @@
 // Scenario 1 end to end: auto-created persistent secret, the app restarts,
-// the key comes out of the local DB and real qemu-io reads the guest's data.
+// the key comes out of the local DB and the guest's data is read back, by real
+// qemu-io and by the native LUKS reader (each run with both toolings).
 import { expect } from "chai";
 import { s1 } from "../../scenarios/index.js";
 import { endState, expectBooted, TOOLINGS } from "./helpers.js";
