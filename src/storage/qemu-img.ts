@@ -224,7 +224,7 @@ export interface RunQemuImgOptions {
   readonly signal?: AbortSignal;
   /** per attempt; the child is killed when it runs longer */
   readonly timeoutMs?: number;
-  /** attempts in all when the CPU-usage failure repeats; default 8 (15-50 % of creates fail here, so 8 makes giving up rare) */
+  /** attempts in all when the CPU-usage failure repeats; default 20: 15-50 % of creates fail here, more on a loaded machine, and each failed try is cheap */
   readonly maxTries?: number;
   /** pause between attempts; default 20 ms */
   readonly retryDelayMs?: number;
@@ -309,7 +309,7 @@ function runOnce(argv: readonly string[], opts: RunQemuImgOptions): Promise<Atte
  */
 export async function runQemuImg(argv: readonly string[], opts: RunQemuImgOptions = {}): Promise<QemuImgResult> {
   if (argv.length === 0) throw new VirError("INTERNAL_ERROR", "empty qemu-img command line", "STORAGE");
-  const maxTries = opts.maxTries ?? 8;
+  const maxTries = opts.maxTries ?? 20;
   if (!Number.isSafeInteger(maxTries) || maxTries < 1) {
     throw new VirError("INVALID_ARG", `maxTries must be a positive integer, not ${maxTries}`, "STORAGE");
   }

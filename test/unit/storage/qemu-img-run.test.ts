@@ -59,10 +59,10 @@ echo "Formatting '/srv/pool/a.img', fmt=luks size=1048576"; exit 0`);
     expect(await runs()).to.equal(3);
   });
 
-  it("the default bound is 8 tries", async () => {
+  it("the default bound is 20 tries", async () => {
     const opts = await mockQemuImg(CPU_FAIL);
-    await expectVirError(() => runQemuImg(ARGV, opts), "INTERNAL_ERROR", /gave up after 8 tries/);
-    expect(await runs()).to.equal(8);
+    await expectVirError(() => runQemuImg(ARGV, opts), "INTERNAL_ERROR", /gave up after 20 tries/);
+    expect(await runs()).to.equal(20);
   });
 
   it("any other failure is not retried and carries qemu-img's stderr", async () => {
