@@ -246,8 +246,20 @@ const NODE_TYPES: Readonly<Record<string, "node" | "text" | "comment" | "pi">> =
   "processing-instruction": "pi",
 };
 
+/**
+ * libxml2's XPATH_MAX_RECURSION_DEPTH (5000). Compiling a nested expression
+ * (a group, a predicate, a function argument) costs 10 of it, so 500 levels
+ * fail to compile; evaluation counts 1 per nested operation. Deeper input
+ * would otherwise overflow the JS stack with a RangeError.
+ */
+const MAX_RECURSION_DEPTH = 5000;
+const MAX_NESTED_EXPRESSIONS = MAX_RECURSION_DEPTH / 10;
+const RECURSION_LIMIT = "Recursion limit exceeded";
+
 class Parser {
   private k = 0;
+  /** expressions being compiled inside one another */
+  private nesting = 0;
   constructor(
     private readonly src: string,
     private readonly toks: readonly Tok[],
@@ -282,11 +294,14 @@ class Parser {
   }
 
   private orExpr(): Expr {
+    if (this.nesting >= MAX_NESTED_EXPRESSIONS) this.fail(RECURSION_LIMIT);
+    this.nesting++;
     let left = this.andExpr();
     while (this.isOperatorName("or")) {
       this.k++;
       left = { type: "binary", op: "or", left, right: this.andExpr() };
     }
+    this.nesting--;
     return left;
   }
   private andExpr(): Expr {
@@ -334,11 +349,17 @@ class Parser {
     return left;
   }
   private unaryExpr(): Expr {
-    if (this.isOp("-")) {
+    // as libxml2, a run of '-' keeps only its parity (a loop, not recursion)
+    let minus = 0;
+    while (this.isOp("-")) {
       this.k++;
-      return { type: "negate", operand: this.unaryExpr() };
+      minus++;
     }
-    return this.unionExpr();
+    const operand = this.unionExpr();
+    if (minus === 0) return operand;
+    const negated: Expr = { type: "negate", operand };
+    // an even run still turns its operand into a number: -(-x)
+    return minus % 2 === 1 ? negated : { type: "negate", operand: negated };
   }
   private unionExpr(): Expr {
     let left = this.pathExpr();
@@ -515,6 +536,8 @@ interface Context {
   readonly position: number;
   readonly size: number;
   readonly src: string;
+  /** shared by every context of one evaluation: nesting of evaluate() calls */
+  readonly run: { depth: number };
 }
 
 function isNodeSet(v: XPathValue): v is readonly XPathNode[] {
@@ -665,7 +688,7 @@ function applyPredicates(nodes: XPathNode[], predicates: readonly Expr[], ctx: C
   for (const p of predicates) {
     const size = cur.length;
     cur = cur.filter((node, i) => {
-      const v = evaluate(p, { node, position: i + 1, size, src: ctx.src });
+      const v = evaluate(p, { node, position: i + 1, size, src: ctx.src, run: ctx.run });
       return typeof v === "number" ? v === i + 1 : toBool(v);
     });
   }
@@ -721,6 +744,16 @@ function compare(op: string, a: XPathValue, b: XPathValue): boolean {
 }
 
 function evaluate(e: Expr, ctx: Context): XPathValue {
+  if (ctx.run.depth >= MAX_RECURSION_DEPTH) evalError(ctx, RECURSION_LIMIT);
+  ctx.run.depth++;
+  try {
+    return evaluateNode(e, ctx);
+  } finally {
+    ctx.run.depth--;
+  }
+}
+
+function evaluateNode(e: Expr, ctx: Context): XPathValue {
   switch (e.type) {
     case "literal":
     case "number":
@@ -742,14 +775,39 @@ function evaluate(e: Expr, ctx: Context): XPathValue {
     case "call":
       return callFunction(e.name, e.args, ctx);
     case "binary":
-      return binary(e.op, e.left, e.right, ctx);
+      return binaryChain(e, ctx);
   }
 }
 
-function binary(op: string, l: Expr, r: Expr, ctx: Context): XPathValue {
-  if (op === "or") return toBool(evaluate(l, ctx)) || toBool(evaluate(r, ctx));
-  if (op === "and") return toBool(evaluate(l, ctx)) && toBool(evaluate(r, ctx));
-  const a = evaluate(l, ctx);
+type BinaryExpr = Extract<Expr, { type: "binary" }>;
+
+/**
+ * A left-deep chain (`a or b or c …`, `1 + 2 + 3 …`) walked in a loop, not
+ * recursed into: a long chain would overflow the JS stack long before
+ * libxml2's depth limit, which still counts each link.
+ */
+function binaryChain(e: BinaryExpr, ctx: Context): XPathValue {
+  const spine: BinaryExpr[] = [];
+  let first: Expr = e;
+  while (first.type === "binary") {
+    spine.push(first);
+    first = first.left;
+  }
+  if (ctx.run.depth + spine.length >= MAX_RECURSION_DEPTH) evalError(ctx, RECURSION_LIMIT);
+  ctx.run.depth += spine.length;
+  try {
+    let acc = evaluate(first, ctx);
+    for (let i = spine.length - 1; i >= 0; i--) acc = binary(spine[i]!.op, acc, spine[i]!.right, ctx);
+    return acc;
+  } finally {
+    ctx.run.depth -= spine.length;
+  }
+}
+
+/** `a op r` with the left operand already evaluated. */
+function binary(op: string, a: XPathValue, r: Expr, ctx: Context): XPathValue {
+  if (op === "or") return toBool(a) || toBool(evaluate(r, ctx));
+  if (op === "and") return toBool(a) && toBool(evaluate(r, ctx));
   const b = evaluate(r, ctx);
   switch (op) {
     case "|":
@@ -866,7 +924,7 @@ const FUNCTIONS: ReadonlyMap<string, XPathFunction> = new Map<string, XPathFunct
  */
 export function evaluateXPath(expr: string | XPathExpression, context: XPathNode): XPathValue {
   const compiled = typeof expr === "string" ? compileXPath(expr) : expr;
-  return evaluate(compiled.expr, { node: context, position: 1, size: 1, src: compiled.source });
+  return evaluate(compiled.expr, { node: context, position: 1, size: 1, src: compiled.source, run: { depth: 0 } });
 }
 
 /**

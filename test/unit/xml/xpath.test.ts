@@ -202,6 +202,36 @@ describe("xml/xpath: evaluator", () => {
     // a predicate that is never evaluated raises nothing, as in libxml2
     expect(sel("//nomatch[foo()]")).to.deep.equal([]);
   });
+
+  it("deep nesting hits libxml2's recursion limit as an XPathError, never a stack overflow", () => {
+    // virsh 9.0: 500 nested groups and a ~5000-term `or` chain print
+    // "XPath error : Recursion limit exceeded"; 499 groups and 4990 terms evaluate.
+    const nested = (n: number, open: string, inner: string, close: string) => open.repeat(n) + inner + close.repeat(n);
+    const chain = (n: number) => Array(n).fill("1").join(" or ");
+    const errorOf = (expr: string): unknown => {
+      try {
+        selectNodes(expr, root);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    for (const expr of [nested(500, "(", "1", ")"), nested(2000, "(", "1", ")"), nested(600, "//uuid[", "1", "]"), chain(6000), chain(50000)]) {
+      const err = errorOf(expr);
+      expect(err, expr.slice(0, 20)).to.be.instanceOf(XPathError);
+      expect((err as XPathError).report).to.equal("XPath error : Recursion limit exceeded\n");
+    }
+    // below the limits: ordinary results (a number or boolean is "Incorrect xpath")
+    for (const expr of [nested(499, "(", "1", ")"), chain(4990), "-".repeat(50000) + "1"]) {
+      const err = errorOf(expr);
+      expect(isVirError(err, "INTERNAL_ERROR") && !(err instanceof XPathError), expr.slice(0, 20)).to.equal(true);
+      expect((err as Error).message).to.match(/^internal error: Incorrect xpath '/);
+    }
+    expect(sel(nested(499, "//uuid[", "1", "]"))).to.have.length(1);
+    // unary minus: libxml2 keeps only the parity of a run of '-'
+    expect(evaluateXPath("-".repeat(50001) + "'3'", xpathDocument(root))).to.equal(-3);
+    expect(evaluateXPath("--'3'", xpathDocument(root))).to.equal(3);
+  });
 });
 
 describe("xml/xpath-dump: libxml2 node dumps", () => {
