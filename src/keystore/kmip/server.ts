@@ -48,6 +48,8 @@ export interface KmipServer {
 const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
 /** how long close() lets in-flight requests finish before cutting connections */
 const CLOSE_GRACE_MS = 250;
+/** requests of one connection waiting their turn before we stop reading from it */
+const MAX_PIPELINED = 8;
 
 export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer> {
   const store = await KmipObjectStore.open(cfg.dataDir, await loadSealKey(cfg.sealKeyFile));
@@ -127,9 +129,26 @@ async function listenKmip(
 
     const reader = new FrameReader(maxBytes);
     let queue: Promise<void> = Promise.resolve();
-    const reply = (resp: M.ResponseMessage): void => {
-      if (!socket.destroyed) socket.write(encodeTtlv(M.encodeResponseMessage(resp)));
+    /** frames received and not yet answered */
+    let pending = 0;
+    /** the stream cannot be resynchronised: read nothing more */
+    let dead = false;
+    // A client that pipelines without reading answers must not make us hold
+    // unbounded requests or responses: a response waits for the socket to
+    // drain, and reading stops while MAX_PIPELINED frames wait their turn.
+    const send = (bytes: Buffer): Promise<void> => {
+      if (socket.destroyed || socket.write(bytes)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          socket.off("drain", done);
+          socket.off("close", done);
+          resolve();
+        };
+        socket.on("drain", done);
+        socket.on("close", done);
+      });
     };
+    const reply = (resp: M.ResponseMessage): Promise<void> => send(encodeTtlv(M.encodeResponseMessage(resp)));
 
     const serve = async (frame: Buffer): Promise<void> => {
       let item;
@@ -154,7 +173,7 @@ async function listenKmip(
         resp = { header: resp.header, batchItems: resp.batchItems.map((b) => M.failure(b.operation, ResultReason.ResponseTooLarge, "Response size exceeds the requested maximum.", b.uniqueBatchItemId)) };
         bytes = encodeTtlv(M.encodeResponseMessage(resp));
       }
-      if (!socket.destroyed) socket.write(bytes);
+      await send(bytes);
     };
 
     socket.on("data", (chunk: Buffer) => {
@@ -163,21 +182,26 @@ async function listenKmip(
         frames = reader.push(chunk);
       } catch (e) {
         // an unusable frame header: answer once, then drop the stream
-        reply(KmipEngine.invalidMessage(undefined, `Error parsing request message: ${(e as Error).message}`));
+        dead = true;
+        void reply(KmipEngine.invalidMessage(undefined, `Error parsing request message: ${(e as Error).message}`));
         socket.end();
         socket.pause();
         return;
       }
+      pending += frames.length;
+      if (pending >= MAX_PIPELINED) socket.pause();
       for (const f of frames) {
         queue = queue.then(async () => {
           state.busy = true;
           try {
             await serve(f);
           } catch {
-            reply(KmipEngine.invalidMessage(undefined, "Error processing request message."));
+            await reply(KmipEngine.invalidMessage(undefined, "Error processing request message."));
           } finally {
             state.busy = false;
+            pending--;
             if (isClosing()) socket.destroy();
+            else if (!dead && pending < MAX_PIPELINED && socket.isPaused()) socket.resume();
           }
         });
       }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { KmipClient, KmipResultError, KmipTransportError } from "../../../src/keystore/kmip/client.js";
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from "../../../src/keystore/kmip/enums.js";
+import { FrameReader } from "../../../src/keystore/kmip/framing.js";
 import * as M from "../../../src/keystore/kmip/messages.js";
 import { decodeTtlv, encodeTtlv } from "../../../src/keystore/kmip/ttlv.js";
 import { expectReject } from "../../helpers/reject.js";
@@ -212,6 +213,42 @@ describe("kmip/server", function () {
     const located = await Promise.all(clients.map((c) => c.locate({ attributes: {} })));
     for (const l of located) expect(l.uniqueIdentifiers).to.have.length(3);
     await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it("holds a bounded amount for a client that pipelines requests without reading answers, and answers them all once it reads", async () => {
+    const o = srv.clientOptions("flood");
+    const c = new KmipClient(o);
+    const id = await c.register({ kind: "OpaqueObject", opaqueDataType: 0x80000000, opaqueDataValue: Buffer.alloc(512 * 1024, 7) }, {});
+    await c.close();
+    const get = request(Operation.Get, M.encodeGetRequest({ uniqueIdentifier: id }));
+    const count = 200; // 100 MB of answers if the server buffered them all
+    const socket = tls.connect({ host: "127.0.0.1", port: srv.port, ca: o.ca, cert: o.cert, key: o.key });
+    try {
+      await new Promise<void>((r, j) => socket.once("secureConnect", () => r()).once("error", j));
+      socket.pause();
+      const before = process.memoryUsage().arrayBuffers;
+      socket.write(Buffer.concat(Array.from({ length: count }, () => get)));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(process.memoryUsage().arrayBuffers - before).to.be.lessThan(30e6);
+      // reading again, every answer arrives
+      let got = 0;
+      const reader = new FrameReader(2 * 1024 * 1024);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${got} answers`)), 20000);
+        socket.on("data", (chunk: Buffer) => {
+          for (const f of reader.push(chunk)) {
+            expect(M.parseResponseMessage(decodeTtlv(f)).batchItems[0].resultStatus).to.equal(ResultStatus.Success);
+            if (++got === count) {
+              clearTimeout(t);
+              resolve();
+            }
+          }
+        });
+        socket.resume();
+      });
+    } finally {
+      socket.destroy();
+    }
   });
 
   it("keeps objects across a restart and never writes key bytes in clear", async () => {
