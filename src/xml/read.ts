@@ -81,9 +81,43 @@ interface OpenElement {
   attrs: Map<string, string>;
   /** in-scope namespace bindings: prefix ("" for the default) to URI */
   scope: ReadonlyMap<string, string>;
-  children: XmlElement[];
-  parts: string[];
+  children: ReadElement[];
+  /** text runs and child elements, in document order */
+  parts: (string | ReadElement)[];
   line: number;
+}
+
+/**
+ * A read element. Its string value is built on first use from its own text
+ * runs and its children's: storing every element's full descendant text
+ * would copy deep text once per ancestor (256 levels × a 10 MB document).
+ */
+class ReadElement implements XmlElement {
+  #text: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly ns: string | undefined,
+    readonly attrs: ReadonlyMap<string, string>,
+    readonly children: readonly ReadElement[],
+    private readonly parts: readonly (string | ReadElement)[],
+    readonly line: number,
+  ) {}
+
+  get text(): string {
+    if (this.#text !== undefined) return this.#text;
+    // walk with an explicit stack (no recursion); descendants keep no copy of their own
+    const out: string[] = [];
+    const stack: (string | ReadElement)[] = [this];
+    while (stack.length > 0) {
+      const top = stack.pop()!;
+      if (typeof top === "string") out.push(top);
+      else if (top.#text !== undefined) out.push(top.#text);
+      else for (let k = top.parts.length - 1; k >= 0; k--) stack.push(top.parts[k]!);
+    }
+    this.#text = out.join("");
+    return this.#text;
+  }
 }
 
 /**
@@ -338,13 +372,13 @@ class Reader {
     }
   }
 
-  private close(open: OpenElement): XmlElement {
+  private close(open: OpenElement): ReadElement {
     const colon = open.name.indexOf(":");
     const prefix = colon > 0 ? open.name.slice(0, colon) : "";
     const ns = open.scope.get(prefix);
     const name = ns !== undefined && colon > 0 ? open.name.slice(colon + 1) : open.name;
     for (const key of [...open.attrs.keys()]) if (key === "xmlns" || key.startsWith("xmlns:")) open.attrs.delete(key);
-    return { name, ns, attrs: open.attrs, children: open.children, text: open.parts.join(""), line: open.line };
+    return new ReadElement(name, ns, open.attrs, open.children, open.parts, open.line);
   }
 
   /** The root element and everything inside it, without recursion. */
@@ -380,7 +414,7 @@ class Reader {
           const parent = stack[stack.length - 1];
           if (parent === undefined) return done;
           parent.children.push(done);
-          parent.parts.push(done.text);
+          parent.parts.push(done);
         } else if (s.startsWith("<!--", this.i)) {
           this.comment();
         } else if (s.startsWith("<![CDATA[", this.i)) {
@@ -402,6 +436,7 @@ class Reader {
           if (child.empty) {
             const done = this.close(child.el);
             top.children.push(done);
+            top.parts.push(done);
           } else {
             stack.push(child.el);
           }

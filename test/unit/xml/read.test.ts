@@ -229,5 +229,23 @@ describe("xml/read", () => {
       const xml = "<a>".repeat(200) + "t" + "</a>".repeat(200);
       expect(readXML(xml).text).to.equal("t");
     });
+    it("holds deep mixed text once, not once per ancestor (no depth × size blow-up)", () => {
+      // 255 levels around ~2 MB of text split by empty elements: a copy of the
+      // text per level would be over 500 MB; the document itself is 2 MB.
+      const inner = ("y".repeat(1000) + "<b/>").repeat(2000);
+      const xml = "<a>x".repeat(255) + inner + "</a>".repeat(255);
+      global.gc?.();
+      const before = process.memoryUsage().heapUsed;
+      const root = readXML(xml);
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(grown, `heap grew by ${grown} bytes`).to.be.below(100 * 1024 * 1024);
+      // every level still has its full string value when asked
+      expect(root.text.length).to.equal(255 + 2000 * 1000);
+      let deepest = root;
+      while (deepest.children[0]?.name === "a") deepest = deepest.children[0];
+      expect(deepest.text.length).to.equal(1 + 2000 * 1000);
+      expect(deepest.children).to.have.length(2000);
+      expect(deepest.children[0]!.text).to.equal("");
+    });
   });
 });
