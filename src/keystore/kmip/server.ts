@@ -56,13 +56,15 @@ export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer
   const engine = new KmipEngine(store);
   const maxBytes = cfg.maxMessageBytes ?? DEFAULT_MAX_BYTES;
   const connections = new Map<tls.TLSSocket, { busy: boolean }>();
+  /** every accepted TCP connection, handshake finished or not */
+  const sockets = new Set<Socket>();
   let closing = false;
 
   // Anything failing from here on (unusable TLS files, port in use) must
   // release the store, or its LevelDB lock outlives the failed start.
   let server: tls.Server;
   try {
-    server = await listenKmip(cfg, engine, maxBytes, connections, () => closing);
+    server = await listenKmip(cfg, engine, maxBytes, connections, sockets, () => closing);
   } catch (e) {
     await store.close();
     throw e;
@@ -78,8 +80,10 @@ export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer
         closing = true;
         const stopped = new Promise<void>((r) => server.close(() => r()));
         for (const [s, st] of connections) if (!st.busy) s.destroy();
+        // busy ones, and those still in their TLS handshake (which would
+        // otherwise hold server.close() for the whole handshake timeout)
         const deadline = setTimeout(() => {
-          for (const s of connections.keys()) s.destroy();
+          for (const s of sockets) s.destroy();
         }, CLOSE_GRACE_MS);
         await stopped;
         clearTimeout(deadline);
@@ -96,6 +100,7 @@ async function listenKmip(
   engine: KmipEngine,
   maxBytes: number,
   connections: Map<tls.TLSSocket, { busy: boolean }>,
+  sockets: Set<Socket>,
   isClosing: () => boolean,
 ): Promise<tls.Server> {
   const [cert, key, ca] = await Promise.all([readFile(cfg.cert), readFile(cfg.key), readFile(cfg.ca)]);
@@ -108,6 +113,11 @@ async function listenKmip(
     minVersion: cfg.tlsMinVersion ?? "TLSv1.2",
     ciphers: `${TLS13_CIPHERS}:${TLS12_CIPHERS}`,
     handshakeTimeout: 10_000,
+  });
+  // destroying one of these also closes the TLS socket over it
+  server.on("connection", (raw: Socket) => {
+    sockets.add(raw);
+    raw.once("close", () => sockets.delete(raw));
   });
   // failed handshakes (no certificate, unknown CA, expired) end here; nothing to answer
   server.on("tlsClientError", (_e: Error, socket: Socket) => socket.destroy());

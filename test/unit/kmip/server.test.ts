@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { readFileSync, statSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import net from "node:net";
 import tls from "node:tls";
 import { KmipClient, KmipResultError, KmipTransportError } from "../../../src/keystore/kmip/client.js";
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from "../../../src/keystore/kmip/enums.js";
@@ -351,6 +352,20 @@ describe("kmip/server", function () {
       expect(s.getCipher().name).to.match(/^ECDHE-/);
       s.destroy();
     });
+  });
+
+  it("shuts down in well under a second while a client has connected but not finished its TLS handshake", async () => {
+    const s = await startTestServer();
+    const silent = net.connect(s.port, "127.0.0.1");
+    try {
+      await new Promise<void>((r, j) => silent.once("connect", () => r()).once("error", j));
+      await new Promise((r) => setTimeout(r, 50)); // the server has accepted it
+      const t0 = Date.now();
+      await s.stop();
+      expect(Date.now() - t0).to.be.lessThan(800);
+    } finally {
+      silent.destroy();
+    }
   });
 
   it("shuts down in well under a second, with connections open and a request in flight", async () => {
