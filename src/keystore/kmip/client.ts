@@ -204,11 +204,18 @@ class Connection {
   }
 }
 
+interface Waiter {
+  readonly deadline: number;
+  /** hand over a connection (or the error that ends the wait) */
+  readonly grant: (c: Connection | Error) => void;
+}
+
 const isIp = (h: string): boolean => /^[\d.]+$/.test(h) || h.includes(":");
 
 export class KmipClient {
   private readonly idle: Connection[] = [];
-  private readonly waiters: ((c: Connection | Error) => void)[] = [];
+  /** calls waiting for a pool slot, each with its own deadline */
+  private readonly waiters: Waiter[] = [];
   private open = 0;
   private closed = false;
   private version: Promise<ProtocolVersion> | undefined;
@@ -258,11 +265,13 @@ export class KmipClient {
         batchItems: [{ operation, payload: payload(v) }],
       }),
     );
+    // one deadline for the whole call: waiting for a pool slot, connecting, the retry
+    const deadline = Date.now() + this.timeoutMs;
     let bytes: Buffer;
     try {
-      bytes = await this.roundTrip(frame);
+      bytes = await this.roundTrip(frame, deadline);
     } catch (e) {
-      if (e instanceof KmipTransportError && e.retryable && IDEMPOTENT.has(operation)) bytes = await this.roundTrip(frame);
+      if (e instanceof KmipTransportError && e.retryable && IDEMPOTENT.has(operation)) bytes = await this.roundTrip(frame, deadline);
       else throw e;
     }
     let resp: M.ResponseMessage;
@@ -285,10 +294,10 @@ export class KmipClient {
     return item.payload ?? { tag: 0x42007c, type: "Structure", value: [] };
   }
 
-  private async roundTrip(frame: Buffer): Promise<Buffer> {
-    const conn = await this.acquire();
+  private async roundTrip(frame: Buffer, deadline: number): Promise<Buffer> {
+    const conn = await this.acquire(deadline);
     try {
-      const out = await conn.send(frame, this.timeoutMs);
+      const out = await conn.send(frame, this.remaining(deadline));
       this.release(conn);
       return out;
     } catch (e) {
@@ -297,7 +306,14 @@ export class KmipClient {
     }
   }
 
-  private async acquire(): Promise<Connection> {
+  /** Milliseconds left before `deadline`; a KmipTransportError once it has passed. */
+  private remaining(deadline: number): number {
+    const ms = deadline - Date.now();
+    if (ms <= 0) throw new KmipTransportError(`KMIP request timed out after ${this.timeoutMs} ms`, false);
+    return ms;
+  }
+
+  private async acquire(deadline: number): Promise<Connection> {
     while (this.idle.length) {
       const c = this.idle.pop()!;
       if (c.idleTimer) clearTimeout(c.idleTimer);
@@ -307,14 +323,31 @@ export class KmipClient {
     if (this.open < this.poolSize) {
       this.open++;
       try {
-        return await Connection.open(this.opts, this.timeoutMs);
+        return await Connection.open(this.opts, this.remaining(deadline));
       } catch (e) {
         this.open--;
         this.wakeOne();
         throw e;
       }
     }
-    const got = await new Promise<Connection | Error>((resolve) => this.waiters.push(resolve));
+    const wait = this.remaining(deadline);
+    const got = await new Promise<Connection | Error>((resolve) => {
+      const w: Waiter = {
+        deadline,
+        grant: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      };
+      const timer = setTimeout(() => {
+        // already taken from the queue: a connection (or its error) is on its way
+        const i = this.waiters.indexOf(w);
+        if (i < 0) return;
+        this.waiters.splice(i, 1);
+        resolve(new KmipTransportError(`KMIP request timed out after ${this.timeoutMs} ms waiting for a free connection`, false));
+      }, wait);
+      this.waiters.push(w);
+    });
     if (got instanceof Error) throw got;
     return got;
   }
@@ -322,7 +355,7 @@ export class KmipClient {
   private release(c: Connection): void {
     if (c.closed || this.closed) return this.discard(c);
     const w = this.waiters.shift();
-    if (w) return w(c);
+    if (w) return w.grant(c);
     c.idleTimer = setTimeout(() => {
       const i = this.idle.indexOf(c);
       if (i >= 0) this.idle.splice(i, 1);
@@ -343,14 +376,14 @@ export class KmipClient {
   private wakeOne(): void {
     const w = this.waiters.shift();
     if (!w) return;
-    if (this.closed) return w(new KmipTransportError("KMIP client is closed", false));
-    this.acquire().then(w, (e: Error) => w(e));
+    if (this.closed) return w.grant(new KmipTransportError("KMIP client is closed", false));
+    this.acquire(w.deadline).then(w.grant, (e: Error) => w.grant(e));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.idle.splice(0)) c.close();
-    for (const w of this.waiters.splice(0)) w(new KmipTransportError("KMIP client is closed", false));
+    for (const w of this.waiters.splice(0)) w.grant(new KmipTransportError("KMIP client is closed", false));
   }
 
   // ---- operations ----

@@ -133,6 +133,22 @@ describe("kmip/client", function () {
     await new Promise<void>((r) => silent.close(() => r()));
   });
 
+  it("fails a request queued for a pool slot within its own timeout, not after the requests ahead of it", async () => {
+    const silent = tls.createServer({ ...tlsServerOpts(dir) });
+    silent.on("secureConnection", (s) => s.on("data", () => undefined));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const c = new KmipClient({ ...peer.options, port: (silent.address() as { port: number }).port, timeoutMs: 300, poolSize: 1 });
+    try {
+      const t0 = Date.now();
+      const done = await Promise.all(Array.from({ length: 4 }, () => expectReject(c.query([1]), KmipTransportError).then(() => Date.now() - t0)));
+      // one after another, the fourth would fail after 4 × 300 ms
+      for (const ms of done) expect(ms).to.be.lessThan(700);
+    } finally {
+      await c.close();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it("refuses calls after close()", async () => {
     const c = new KmipClient(peer.options);
     await c.close();
