@@ -150,7 +150,11 @@ export async function createNativeVolume(vol: VolumeDef, passphrase: Uint8Array 
     checkAborted(opts.signal);
     if (plan.format === "raw") {
       if (luks) for (const w of luks.writes) await writeAt(fh, w.offset, w.data);
-      await fh.truncate(Number(BigInt((luks?.header.payloadOffset ?? 0) * SECTOR_SIZE) + capacity));
+      const size = BigInt((luks?.header.payloadOffset ?? 0) * SECTOR_SIZE) + capacity;
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new VirError("INVALID_ARG", `volume '${vol.name}' of ${capacity} bytes is larger than a file can be`, "STORAGE");
+      }
+      await fh.truncate(Number(size));
     } else {
       const layout = planQcow2(capacity, clusterBits, luks?.areaBytes ?? 0);
       const meta = freshQcow2Metadata(layout, {
@@ -166,6 +170,10 @@ export async function createNativeVolume(vol: VolumeDef, passphrase: Uint8Array 
     }
     await fh.sync();
     ok = true;
+  } catch (e) {
+    // an errno (EFBIG, ENOSPC, …) or an out-of-range size names the file, as every other failure here does
+    if (e instanceof VirError) throw e;
+    throw sysError("cannot write volume file", path, e);
   } finally {
     await fh.close();
     if (!ok) await unlink(path).catch(() => undefined);

@@ -36,6 +36,11 @@ const V2_HEADER_LENGTH = 72;
 /** v3 with the compression_type byte, padded to 8 (what qemu-img writes) */
 const V3_HEADER_LENGTH = 112;
 const OFFSET_MASK = 0x00fffffffffffe00n;
+/** qemu's QCOW_MAX_L1_SIZE and QCOW_MAX_REFTABLE_SIZE, in bytes: tables larger than these are refused */
+const MAX_L1_BYTES = 32 * 1024 * 1024;
+const MAX_REFTABLE_BYTES = 8 * 1024 * 1024;
+/** The largest host offset Node can address: a position that is not a safe integer means "the current position" to fs. */
+const MAX_HOST_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 const COPIED = 1n << 63n;
 const COMPRESSED = 1n << 62n;
 const ZERO_FLAG = 1n;
@@ -75,6 +80,12 @@ export interface Qcow2Header {
 
 function bad(what: string, detail: string): VirError {
   return new VirError("INTERNAL_ERROR", `${what} has an invalid qcow2 header: ${detail}`, "STORAGE");
+}
+
+/** An offset (and length) the file names, as a host position; refused past what Node can address. */
+function hostOffset(what: string, field: string, offset: bigint, length = 0n): number {
+  if (offset + length > MAX_HOST_OFFSET) throw bad(what, `${field} 0x${offset.toString(16)} is out of range`);
+  return Number(offset);
 }
 
 function unsupported(what: string, detail: string): VirError {
@@ -209,7 +220,12 @@ const l2Entries = (clusterBits: number): number => 1 << (clusterBits - 3);
 export function planQcow2(capacity: bigint, clusterBits: number, luksBytes: number): Qcow2Layout {
   const C = 1 << clusterBits;
   const perL2 = BigInt(l2Entries(clusterBits)) * BigInt(C);
-  const l1Size = Number((capacity + perL2 - 1n) / perL2);
+  const l1Entries = (capacity + perL2 - 1n) / perL2;
+  if (l1Entries * 8n > BigInt(MAX_L1_BYTES)) {
+    // qemu-img's text for the same refusal
+    throw new VirError("INVALID_ARG", "The image size is too large for file format 'qcow2' (try using a larger cluster size)", "STORAGE");
+  }
+  const l1Size = Number(l1Entries);
   const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / C));
   const luksClusters = Math.ceil(luksBytes / C);
   const perBlock = C / 2; // 16-bit refcounts
@@ -290,7 +306,15 @@ export function freshQcow2Metadata(
 /** Where a guest cluster lives: a host offset, or nowhere (reads as zeros). */
 export type ClusterMapping = { readonly kind: "data"; readonly host: number } | { readonly kind: "zero" };
 
+/** Positions Node would misread (see MAX_HOST_OFFSET) are a VirError, never a read or write elsewhere. */
+function checkPosition(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + length)) {
+    throw new VirError("INTERNAL_ERROR", `file position ${offset}+${length} is out of range`, "STORAGE");
+  }
+}
+
 async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  checkPosition(offset, length);
   const b = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
@@ -302,6 +326,7 @@ async function readAt(fh: FileHandle, offset: number, length: number): Promise<B
 }
 
 async function writeAt(fh: FileHandle, offset: number, data: Uint8Array): Promise<void> {
+  checkPosition(offset, data.length);
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
@@ -376,21 +401,25 @@ export class Qcow2Map {
       if (h.refcountOrder !== 4) throw unsupported(what, `writing refcounts of ${1 << h.refcountOrder} bits`);
     }
     const C = 1 << h.clusterBits;
-    const maxL1 = (32 * 1024 * 1024) / 8; // qemu's QCOW_MAX_L1_SIZE
-    if (h.l1Size > maxL1) throw bad(what, `l1_size ${h.l1Size}`);
+    if (h.l1Size * 8 > MAX_L1_BYTES) throw bad(what, `l1_size ${h.l1Size}`);
     const perL2 = BigInt(l2Entries(h.clusterBits)) * BigInt(C);
     if (BigInt(h.l1Size) * perL2 < h.size) throw bad(what, `l1_size ${h.l1Size} does not cover the image size`);
     if (h.l1TableOffset % BigInt(C) !== 0n || h.refcountTableOffset % BigInt(C) !== 0n) throw bad(what, "tables not cluster aligned");
-    if (h.refcountTableClusters < 1 || h.refcountTableClusters > 1 << 20) throw bad(what, `refcount_table_clusters ${h.refcountTableClusters}`);
-    const l1 = await readAt(fh, Number(h.l1TableOffset), h.l1Size * 8);
-    const rt = await readAt(fh, Number(h.refcountTableOffset), h.refcountTableClusters * C);
+    if (h.refcountTableClusters < 1) throw bad(what, "refcount_table_clusters 0");
+    // the table is read whole: its size is bounded before anything is allocated
+    if (h.refcountTableClusters * C > MAX_REFTABLE_BYTES) throw bad(what, `refcount_table_clusters ${h.refcountTableClusters} is too large`);
+    const l1Offset = hostOffset(what, "l1_table_offset", h.l1TableOffset, BigInt(h.l1Size * 8));
+    const rtOffset = hostOffset(what, "refcount_table_offset", h.refcountTableOffset, BigInt(h.refcountTableClusters * C));
+    if (h.fde) hostOffset(what, "FDE extension offset", h.fde.offset, h.fde.length);
+    const l1 = await readAt(fh, l1Offset, h.l1Size * 8);
+    const rt = await readAt(fh, rtOffset, h.refcountTableClusters * C);
     return new Qcow2Map(fh, h, l1, rt, st.size, writable, what);
   }
 
   #entryOffset(e: bigint, kind: string): number {
     const off = e & OFFSET_MASK;
     if (off % BigInt(this.clusterSize) !== 0n) throw bad(this.#what, `${kind} entry offset 0x${off.toString(16)} not cluster aligned`);
-    return Number(off);
+    return hostOffset(this.#what, `${kind} entry offset`, off, BigInt(this.clusterSize));
   }
 
   async #loadL2(l1i: number): Promise<{ table: Buffer; offset: number } | undefined> {
