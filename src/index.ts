@@ -17,7 +17,12 @@ export type { ImportEntry, ImportOptions, ImportStatus, ExportEntry } from "./se
 export { defineFromDirectory } from "./secret/definitions-dir.js";
 export type { DefinitionEntry, DefinitionResult } from "./secret/definitions-dir.js";
 export { parseSecretXML, formatSecretXML } from "./xml/secret.js";
+export type { ParseSecretXMLOptions } from "./xml/secret.js";
 export { validateSecretXML } from "./xml/validate.js";
+export type { ValidateSecretXMLOptions } from "./xml/validate.js";
+// The driver's store, as a handle to pass on (drv.store → openKeystore / LocalKeyManager),
+// and the records defineWithValue / undefine commit together with a secret.
+export type { SecretStore, StoreOp, Space } from "./store/db.js";
 export { VirError, isVirError, ErrorCode, ErrorDomain } from "./errors.js";
 export type { ErrorCodeName, ErrorCodeNumber, ErrorDomainName } from "./errors.js";
 export { parseUUID, formatUUID, canonicalUUID, generateUUID } from "./uuid.js";
@@ -37,18 +42,47 @@ export type {
 } from "./keystore/key-manager.js";
 export { openKeystore, loadKeystoreConfig } from "./keystore/open.js";
 export type { OpenKeystoreOptions } from "./keystore/open.js";
-export type { KeystoreConfig, LocalKeystoreConfig, KmipKeystoreConfig, BarbicanKeystoreConfig } from "./keystore/config.js";
+export type {
+  KeystoreConfig,
+  LocalKeystoreConfig,
+  KmipKeystoreConfig,
+  KeystoreTLSConfig,
+  BarbicanKeystoreConfig,
+  BarbicanAuthConfig,
+} from "./keystore/config.js";
 export { parseKeystoreXML } from "./xml/keystore.js";
+export type { ParseKeystoreXMLOptions } from "./xml/keystore.js";
 export { deleteKeyIdempotent } from "./keystore/util.js";
 export { LocalKeyManager, openLocalKeystore } from "./keystore/local.js";
-export { KmipKeyManager, openKmipKeystore } from "./keystore/kmip/backend.js";
+export type { LocalKeyManagerOptions } from "./keystore/local.js";
+// The KMIP backend's class is not exported: it is built on the internal client; use openKmipKeystore.
+export { openKmipKeystore } from "./keystore/kmip/backend.js";
 export { startKmipServer } from "./keystore/kmip/server.js";
 export type { KmipServer, KmipServerConfig } from "./keystore/kmip/server.js";
+export { parseKmipServerXML } from "./xml/kmip-server.js";
+export type { ParseKmipServerXMLOptions, ResolvedKmipServerConfig } from "./xml/kmip-server.js";
 export { BarbicanKeyManager, openBarbicanKeystore } from "./keystore/barbican.js";
+export type { BarbicanKeystoreOptions, BarbicanCreateVia } from "./keystore/barbican.js";
 
 // Storage volume XML.
 export { parseVolumeXML, formatVolumeXML } from "./xml/volume.js";
-export type { VolumeDef } from "./storage/volume-def.js";
+export type { ParseVolumeXMLOptions } from "./xml/volume.js";
+export { VOLUME_TYPES, VOLUME_FORMATS, ENCRYPTION_FORMATS, ENCRYPTION_ENGINES } from "./storage/volume-def.js";
+export type {
+  VolumeDef,
+  VolumeType,
+  VolumeFormat,
+  VolumeTarget,
+  VolumePermissions,
+  VolumeFeatures,
+  VolumeBackingStore,
+  VolumeEncryption,
+  EncryptionFormat,
+  EncryptionEngine,
+  EncryptionCipher,
+  EncryptionIvgen,
+  SecretLookup,
+} from "./storage/volume-def.js";
 export { openVolumeDriver } from "./storage/volume-driver.js";
 export type {
   OpenVolumeDriverOptions,
@@ -59,5 +93,9 @@ export type {
   VolumeDriver,
   VolumeInfo,
   VolumeRef,
+  VolumeBackend,
 } from "./storage/volume-driver.js";
 export type { VolumeRecord } from "./storage/records.js";
+// The native reader/writer of raw-LUKS and qcow2(-LUKS) guest data, where QEMU is absent.
+export { openNativeVolume } from "./storage/luks/native-backend.js";
+export type { NativeVolume, OpenNativeOptions } from "./storage/luks/native-backend.js";
