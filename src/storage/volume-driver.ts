@@ -256,27 +256,40 @@ class VolumeDriverImpl implements VolumeDriver {
       }
     }
     for (const p of pending) {
-      // the passphrase file of a killed create (only a directory we named, never a path from elsewhere)
-      if (p.workDir !== undefined && basename(p.workDir).startsWith(WORK_DIR_PREFIX)) {
-        await rm(p.workDir, { recursive: true, force: true });
+      try {
+        if (await this.#undoPending(p)) this.recovered.push(p.path);
+      } catch (e) {
+        // a keystore or file that cannot be reached now must not lock the pool: the intent stays
+        process.emitWarning(
+          `volume ${p.name}: an interrupted create could not be cleaned up (${(e as Error).message}); the next open retries`,
+          "VirsecretRecoveryWarning",
+        );
       }
-      if ((await this.#recordAt(p.path)) === undefined) {
-        // never committed: the file was being made by us
-        await removeVolumeFile(p.path);
-        if (p.keyId !== undefined) {
-          if (!this.#ks) {
-            process.emitWarning(
-              `volume ${p.name}: an interrupted create left keystore key ${p.keyId}; open with the keystore to remove it`,
-              "VirsecretRecoveryWarning",
-            );
-            continue;
-          }
-          await deleteKeyIdempotent(this.#ks, this.#ctx, p.keyId);
-        }
-      }
-      await this.#store.batch([{ type: "del", space: VOLUME_PENDING_SPACE, key: p.path }]);
-      this.recovered.push(p.path);
     }
+  }
+
+  /** Remove what one interrupted create left; false when it must wait for a keystore. */
+  async #undoPending(p: PendingVolume): Promise<boolean> {
+    // the passphrase file of a killed create (only a directory we named, never a path from elsewhere)
+    if (p.workDir !== undefined && basename(p.workDir).startsWith(WORK_DIR_PREFIX)) {
+      await rm(p.workDir, { recursive: true, force: true });
+    }
+    if ((await this.#recordAt(p.path)) === undefined) {
+      // never committed: the file was being made by us
+      await removeVolumeFile(p.path);
+      if (p.keyId !== undefined) {
+        if (!this.#ks) {
+          process.emitWarning(
+            `volume ${p.name}: an interrupted create left keystore key ${p.keyId}; open with the keystore to remove it`,
+            "VirsecretRecoveryWarning",
+          );
+          return false;
+        }
+        await deleteKeyIdempotent(this.#ks, this.#ctx, p.keyId);
+      }
+    }
+    await this.#store.batch([{ type: "del", space: VOLUME_PENDING_SPACE, key: p.path }]);
+    return true;
   }
 
   // ---- secrets ----

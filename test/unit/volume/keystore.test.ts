@@ -136,4 +136,40 @@ describe("storage/volume-driver with a keystore (local backend, mock qemu-img)",
     expect((await ks.listKeys(ALICE)).map((k) => k.id)).to.deep.equal([original]);
     expect(await env.state()).to.deep.equal({ files: [], secrets: [], volumes: [], pending: [], secretFiles: [] });
   });
+
+  it("keystore still down at the next open: the pool opens, the intent stays (warned), a later open finishes it", async () => {
+    const ks = new FaultInjectingKeyManager(env.local());
+    const original = await ks.createKey(ALICE);
+    const vd = await env.open({ keystore: ks, keystoreContext: ALICE, env: env.procEnv("wait-fail") });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      const p = rejection(vd.createXML(volXML({ name: "f.img" }), { keyId: original }));
+      while ((await env.log()).length === 0) await new Promise((r) => setTimeout(r, 20));
+      ks.failAfter("listKeys");
+      await ks.listKeys(ALICE);
+      await writeFile(join(env.mockDir, "go"), "");
+      await p;
+      expect(ks.failed).to.equal("deleteKey");
+
+      // the recovery's deleteKey fails as well: that must not keep the pool from opening
+      ks.failAfter("listKeys");
+      await ks.listKeys(ALICE);
+      const vd2 = await env.open({ keystore: ks, keystoreContext: ALICE });
+      expect(vd2.recovered).to.deep.equal([]);
+      expect(await vd2.list()).to.deep.equal([]);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.some((w) => w.includes("f.img") && w.includes("injected fault") && w.includes("the next open retries"))).to.equal(true);
+      expect((await env.state()).pending).to.deep.equal([join(env.pool, "f.img")]);
+      expect(await ks.listKeys(ALICE)).to.have.length(2);
+    } finally {
+      process.off("warning", onWarning);
+    }
+
+    const vd3 = await env.open({ keystore: ks, keystoreContext: ALICE });
+    expect(vd3.recovered).to.deep.equal([join(env.pool, "f.img")]);
+    expect((await ks.listKeys(ALICE)).map((k) => k.id)).to.deep.equal([original]);
+    expect(await env.state()).to.deep.equal({ files: [], secrets: [], volumes: [], pending: [], secretFiles: [] });
+  });
 });
