@@ -452,10 +452,16 @@ class VolumeDriverImpl implements VolumeDriver {
         await runQemuImg(argv, this.#runOpts(signal ? { signal } : {}));
       };
       if (this.#opts.backend === "native") {
-        await createNativeVolume(vol, passphrase, {
-          ...(this.#opts.iterTimeMs !== undefined ? { iterTimeMs: this.#opts.iterTimeMs } : {}),
-          ...(signal ? { signal } : {}),
-        });
+        try {
+          await createNativeVolume(vol, passphrase, {
+            ...(this.#opts.iterTimeMs !== undefined ? { iterTimeMs: this.#opts.iterTimeMs } : {}),
+            ...(signal ? { signal } : {}),
+          });
+        } catch (e) {
+          // its exclusive create found a file made since our check: not ours, so the rollback leaves it
+          if (isVirError(e, "STORAGE_VOL_EXIST")) started = false;
+          throw e;
+        }
       } else if (passphrase !== undefined) {
         await withSecretFile(passphrase, run, {
           name: `${this.pool.split("/").pop() || "pool"}.${vol.name}`,

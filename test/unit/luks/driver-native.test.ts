@@ -2,9 +2,10 @@
 // no qemu-img at all (the MOCK qemu-img of the volume tests is on PATH and
 // must never run), and the key-check fallback to the native reader when the
 // qemu tools are missing.
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
+import type { Context, KeyManager, ManagedObject } from "../../../src/keystore/key-manager.js";
 import { decodeLuks1Header } from "../../../src/storage/luks/luks1.js";
 import { openNativeVolume } from "../../../src/storage/luks/native-backend.js";
 import { decodeQcow2Header } from "../../../src/storage/luks/qcow2.js";
@@ -66,6 +67,32 @@ describe("luks/driver: the volume driver with backend 'native'", function () {
       "CONFIG_UNSUPPORTED", /supports cipher aes only/,
     );
     expect(await env.state()).to.deep.equal({ files: [], secrets: [], volumes: [], pending: [], secretFiles: [] });
+  });
+
+  it("a file that appears after the checks is STORAGE_VOL_EXIST and stays: not ours, never removed", async () => {
+    const path = join(env.pool, "late.img");
+    // the keystore read happens after the existence check and the intent: someone creates the file meanwhile
+    const inner = env.local();
+    const ks: KeyManager = {
+      type: inner.type,
+      supports: inner.supports,
+      createKey: (ctx, o) => inner.createKey(ctx, o),
+      storeKey: (ctx, obj, o) => inner.storeKey(ctx, obj, o),
+      deleteKey: (ctx, id) => inner.deleteKey(ctx, id),
+      copyKey: (ctx, id) => inner.copyKey(ctx, id),
+      listKeys: (ctx, f) => inner.listKeys(ctx, f),
+      close: () => inner.close(),
+      async getKey(ctx: Context | null | undefined, id: string, o?: { metadataOnly?: boolean }): Promise<ManagedObject> {
+        await writeFile(path, "someone else's file");
+        return inner.getKey(ctx, id, o);
+      },
+    };
+    const vd = await env.open({ backend: "native", keystore: ks, keystoreContext: { user: "u", project: "p" } });
+    await expectVirError(() => vd.createXML(volXML({ name: "late.img" }), { generateSecret: "persistent" }), "STORAGE_VOL_EXIST", /'late\.img'/);
+    expect(await readFile(path, "utf8")).to.equal("someone else's file");
+    const left = await env.state();
+    expect(left).to.deep.equal({ files: ["late.img"], secrets: [], volumes: [], pending: [], secretFiles: [] });
+    expect(await inner.listKeys({ user: "u", project: "p" })).to.deep.equal([]);
   });
 
   it("an unknown backend is refused", async () => {
