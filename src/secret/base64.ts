@@ -5,16 +5,20 @@ import { VirError } from "../errors.js";
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** What base64 tools put between characters: line breaks (coreutils wraps at 76), spaces, tabs. */
+const LAYOUT = /[ \t\r\n]+/g;
+
 /**
  * Decode standard base64 (RFC 4648 alphabet, `=` padding required).
- * Surrounding whitespace (such as a trailing newline from `echo`) is allowed;
- * anything else outside the alphabet, a wrong length, misplaced padding or
- * non-zero pad bits throws VirError INVALID_ARG. `what` names the source in
- * the error (a file name or option); the text itself is never quoted, since
- * it is a secret.
+ * ASCII spaces, tabs and line breaks anywhere are skipped, as libvirt does
+ * (a trailing newline from `echo`, a value wrapped by `base64`); anything
+ * else outside the alphabet, a wrong length, misplaced padding or non-zero
+ * pad bits throws VirError INVALID_ARG. `what` names the source in the error
+ * (a file name or option); the text itself is never quoted, since it is a
+ * secret.
  */
 export function decodeBase64Strict(text: string, what?: string): Uint8Array {
-  const t = text.trim();
+  const t = text.replace(LAYOUT, "");
   const fail = (): never => {
     throw new VirError("INVALID_ARG", what === undefined ? "invalid base64 data" : `invalid base64 in '${what}'`);
   };
