@@ -10,5 +10,7 @@ const { processIO } = await import("../src/cli/io.ts");
 // SIGINT ends `secret-event` cleanly ("event loop interrupted"), as in virsh.
 const interrupt = new AbortController();
 process.once("SIGINT", () => interrupt.abort());
-const code = await main(process.argv.slice(2), processIO(interrupt.signal));
-process.exitCode = code;
+const io = processIO(interrupt.signal);
+const code = await main(process.argv.slice(2), io);
+// 128 + SIGPIPE: what a shell reports for virsh whose reader went away
+process.exitCode = io.stdoutClosed ? 141 : code;

@@ -129,15 +129,42 @@ async function readLineFromStdin(): Promise<string | null> {
   }
 }
 
-/** The real process streams. */
-export function processIO(interrupt?: AbortSignal): CliIO {
+/** The real process streams, and whether standard output's reader went away. */
+export interface ProcessIO extends CliIO {
+  /** a write to stdout met EPIPE (`| head`): later output was dropped */
+  readonly stdoutClosed: boolean;
+}
+
+/**
+ * The real process streams. Node ignores SIGPIPE, so a reader that goes away
+ * shows up as an async EPIPE 'error' event, which unhandled would end the
+ * process with a stack trace and skip closing the root. Here it only stops
+ * further output; the command finishes and the launcher exits 141, as a
+ * shell reports virsh killed by SIGPIPE.
+ */
+export function processIO(interrupt?: AbortSignal): ProcessIO {
+  let stdoutClosed = false;
+  let stderrClosed = false;
+  process.stdout.on("error", () => {
+    stdoutClosed = true;
+  });
+  process.stderr.on("error", () => {
+    stderrClosed = true;
+  });
   return {
-    stdout: (d) => void process.stdout.write(d),
-    stderr: (d) => void process.stderr.write(d),
+    stdout: (d) => {
+      if (!stdoutClosed) process.stdout.write(d);
+    },
+    stderr: (d) => {
+      if (!stderrClosed) process.stderr.write(d);
+    },
     readSecretLine: readLineFromStdin,
     ...(interrupt ? { interrupt } : {}),
     now: () => new Date(),
     env: process.env,
+    get stdoutClosed() {
+      return stdoutClosed;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 // bin/virsecret.js as a real process: the launcher, exit codes, raw bytes.
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,5 +65,20 @@ describe("cli: bin/virsecret.js as a subprocess", function () {
     expect(r.out.toString()).to.equal("\n");
     expect(r.err).to.equal(`error: invalid argument: invalid base64 in '${f}'\n`);
     expect(r.err).to.not.include("s3cr3t");
+  });
+
+  it("a reader that goes away (| head -c0) ends the command as SIGPIPE ends virsh: status 141, no stack trace, no value", async () => {
+    const f = join(dir, "v");
+    writeFileSync(f, Buffer.from("sekrit-value").toString("base64"));
+    expect(virsecret(["-c", uri, "secret-set-value", TLS, "--file", f]).code).to.equal(0);
+    const child = spawn(BIN, ["-c", uri, "secret-get-value", TLS, "--plain"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.destroy(); // the reader is gone before anything is written
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(err).to.equal("");
+    expect(code).to.equal(141);
+    // the root was closed cleanly: the next command opens it
+    expect(virsecret(["-q", "-c", uri, "secret-get-value", "--plain", TLS]).out.toString()).to.equal("sekrit-value");
   });
 });
