@@ -151,6 +151,11 @@ const USAGE_BY_NUMBER = new Map<number, SecretUsageTypeName>(
   Object.entries(SecretUsageType).map(([name, n]) => [n, name as SecretUsageTypeName]),
 );
 
+/** An own key of SecretUsageType: `in` would also take "toString", "constructor", … */
+function isUsageTypeName(type: unknown): type is SecretUsageTypeName {
+  return typeof type === "string" && Object.hasOwn(SecretUsageType, type);
+}
+
 function noSecret(uuid: string): VirError {
   return new VirError("NO_SECRET", `no secret with matching uuid '${uuid}'`);
 }
@@ -174,7 +179,7 @@ function toPersisted(def: SecretDef): PersistedSecret {
 function fromPersisted(key: string, p: PersistedSecret): SecretDef {
   if (
     p === null || typeof p !== "object" || p.v !== 1 || p.uuid !== key || canonicalUUID(key) !== key ||
-    typeof p.isPrivate !== "boolean" || !(p.usageType in SecretUsageType) ||
+    typeof p.isPrivate !== "boolean" || !isUsageTypeName(p.usageType) ||
     (p.usageType === "none") !== (p.usageId === undefined) ||
     (p.usageId !== undefined && (typeof p.usageId !== "string" || p.usageId === "")) ||
     (p.description !== undefined && typeof p.description !== "string")
@@ -200,7 +205,7 @@ function checkDef(def: SecretDef): SecretDef {
   const uuid = typeof def.uuid === "string" ? canonicalUUID(def.uuid) : null;
   if (uuid === null) bad("malformed uuid");
   if (typeof def.ephemeral !== "boolean" || typeof def.isPrivate !== "boolean") bad("ephemeral and isPrivate must be booleans");
-  if (!(def.usageType in SecretUsageType)) bad(`unknown usage type '${String(def.usageType)}'`);
+  if (!isUsageTypeName(def.usageType)) bad(`unknown usage type '${String(def.usageType)}'`);
   if (def.usageType === "none") {
     if (def.usageId !== undefined) bad("usage none takes no usage id");
   } else if (typeof def.usageId !== "string" || def.usageId === "") {
@@ -218,7 +223,7 @@ function checkDef(def: SecretDef): SecretDef {
 }
 
 function checkValue(value: unknown, fn: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new VirError("INVALID_ARG", `value in ${fn} must not be NULL`);
+  if (!(value instanceof Uint8Array)) throw invalidArg(`value in ${fn} must not be NULL`);
   // Q3 fix: libvirt turns a 0-byte value into "no value" and keeps the old one on disk.
   if (value.length === 0) throw new VirError("INVALID_ARG", "secret value must not be empty");
 }
@@ -468,7 +473,7 @@ class SecretDriverImpl implements SecretDriver {
   lookupByUsage(usageType: SecretUsageTypeName | number, usageID: string): SecretHandle {
     this.#checkOpen();
     if (typeof usageID !== "string") throw invalidArg(`usageID in ${FN.lookupByUsage} must not be NULL`);
-    const type = typeof usageType === "number" ? USAGE_BY_NUMBER.get(usageType) : Object.hasOwn(SecretUsageType, usageType) ? usageType : undefined;
+    const type = typeof usageType === "number" ? USAGE_BY_NUMBER.get(usageType) : isUsageTypeName(usageType) ? usageType : undefined;
     const obj = type === undefined ? undefined : this.#list.findByUsage(type, usageID);
     if (obj === undefined) throw new VirError("NO_SECRET", `no secret with matching usage '${usageID}'`);
     this.#acl.ensureSecret(obj.def, "getattr");

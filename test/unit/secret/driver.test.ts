@@ -8,6 +8,7 @@ import { DefineFlags, ListAllFlags, SecretEventID, SecretLifecycleEvent, type Ac
 import { SECRET_SPACE, SECRET_USAGE_SPACE, secretListOf, type SecretDriver } from "../../../src/secret/driver.js";
 import { VirError } from "../../../src/errors.js";
 import { SecretStore } from "../../../src/store/db.js";
+import type { SecretDef } from "../../../src/secret/def.js";
 import { Roots, U1, U2, U3, dec, enc, expectVirError, secretXML } from "./helpers.js";
 import { expectReject } from "../../helpers/reject.js";
 
@@ -726,6 +727,20 @@ describe("secret/driver", function () {
         "INVALID_ARG",
         "invalid argument: invalid secret definition: ceph usage needs a non-empty <name>",
       );
+      // inherited Object members are no usage types
+      for (const usageType of ["toString", "constructor", "__proto__"]) {
+        await expectVirError(
+          () => drv.elevated().defineWithValue({ uuid: U2, ephemeral: false, isPrivate: false, usageType, usageId: "x" } as unknown as SecretDef, enc("v")),
+          "INVALID_ARG",
+          `invalid argument: invalid secret definition: unknown usage type '${usageType}'`,
+        );
+      }
+      await expectVirError(
+        () => drv.elevated().defineWithValue(secretXML({ uuid: U2 }), null as unknown as Uint8Array),
+        "INVALID_ARG",
+        "value in virSecretSetValue must not be NULL",
+      );
+      expect(drv.numOfSecrets()).to.equal(1);
     });
   });
 
