@@ -36,8 +36,14 @@ export const KMIP_SERVER_MIN_MESSAGE_BYTES = 1024;
 export const KMIP_SERVER_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const KMIP_SERVER_MAX_IDLE_TIMEOUT_MS = 86_400_000;
 
-/** A parsed configuration: every field filled, defaults applied, paths absolute. */
-export type ResolvedKmipServerConfig = Required<KmipServerConfig>;
+/**
+ * A parsed configuration: every field the XML can set, filled (defaults
+ * applied, paths absolute). Named, not Required<KmipServerConfig>, so a new
+ * programmatic server option does not break the XML parser's type.
+ */
+export type ResolvedKmipServerConfig = Required<
+  Pick<KmipServerConfig, "host" | "port" | "ca" | "cert" | "key" | "tlsMinVersion" | "dataDir" | "sealKeyFile" | "maxMessageBytes" | "idleTimeoutMs">
+>;
 
 export interface ParseKmipServerXMLOptions {
   /** name used in well-formedness errors; the file path when loading from disk */
