@@ -107,7 +107,8 @@ async function readLineFromStdin(): Promise<string | null> {
       };
       const onData = (chunk: Buffer): void => {
         for (const ch of chunk.toString("utf8")) {
-          if (ch === "\n" || ch === "\r") return done(acc);
+          // a terminal in raw mode sends CR for Enter; from a pipe, getpass keeps a CR
+          if (ch === "\n" || (tty && ch === "\r")) return done(acc);
           if (tty && ch === "\u0003") return done(null); // Ctrl-C in raw mode
           if (tty && ch === "\u0004" && acc === "") return done(null);
           if (tty && (ch === "\u007f" || ch === "\b")) acc = acc.slice(0, -1);

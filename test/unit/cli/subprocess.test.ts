@@ -50,6 +50,13 @@ describe("cli: bin/virsecret.js as a subprocess", function () {
     expect(p.out.toString()).to.equal("pa ss");
   });
 
+  it("--interactive from a pipe keeps a CR and stops at the first LF, as virsh's getpass (verified: 'a\\r\\nb' sets 'a\\r')", () => {
+    expect(virsecret(["-c", uri, "secret-set-value", TLS, "--interactive"], "a\r\nb").code).to.equal(0);
+    expect(virsecret(["-q", "-c", uri, "secret-get-value", "--plain", TLS]).out.toString("latin1")).to.equal("a\r");
+    expect(virsecret(["-c", uri, "secret-set-value", TLS, "--interactive"], "no newline").code).to.equal(0);
+    expect(virsecret(["-q", "-c", uri, "secret-get-value", "--plain", TLS]).out.toString()).to.equal("no newline");
+  });
+
   it("usage error: exit 1, stderr only", () => {
     const r = virsecret(["-c", uri, "secret-list", "--foo"]);
     expect(r.code).to.equal(1);
