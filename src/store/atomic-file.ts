@@ -26,10 +26,14 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** The temporary beside `target`: unique per writer, and naming its pid so a crash's leftover can be told from a live write. */
+function tempName(target: string, pid: number, tag: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${pid}.${tag}.tmp`);
+}
+
 export async function writeFileAtomic(target: string, data: Uint8Array | string, opts: AtomicWriteOptions): Promise<void> {
   const dir = path.dirname(target);
-  // A unique name: two writers never share a temporary file.
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempName(target, process.pid, randomBytes(6).toString("hex"));
   let fh: fs.FileHandle | undefined;
   try {
     fh = await fs.open(tmp, "wx", opts.mode);
@@ -51,6 +55,52 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
     await fs.unlink(tmp).catch(() => undefined);
     throw e;
   }
+}
+
+/** True if a process with this pid exists (EPERM means it exists but is not ours). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Remove the temporaries writeFileAtomic left beside `targets` when their
+ * writer died between writing and renaming (they may hold key bytes). A
+ * temporary of a live process is a write in progress and stays. Returns the
+ * paths removed.
+ */
+export async function removeStaleTempFiles(targets: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  const byDir = new Map<string, Set<string>>();
+  for (const t of targets) {
+    const dir = path.dirname(t);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(path.basename(t));
+  }
+  for (const [dir, names] of byDir) {
+    let entries: string[];
+    try {
+      entries = await fs.readdir(dir);
+    } catch {
+      continue; // nothing to sweep where nothing can be listed
+    }
+    for (const entry of entries) {
+      const m = /^\.(.+)\.(\d{1,10})\.([0-9a-f]{12})\.tmp$/.exec(entry);
+      if (!m || !names.has(m[1]!) || isProcessAlive(Number(m[2]))) continue;
+      const file = path.join(dir, entry);
+      try {
+        await fs.unlink(file);
+        removed.push(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
+    }
+  }
+  return removed;
 }
 
 /** A strerror-like text for a Node errno error, as libvirt prints after a path. */

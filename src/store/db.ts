@@ -14,11 +14,12 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { Level } from "level";
 import { VirError } from "../errors.js";
-import { errnoText, fsyncDir } from "./atomic-file.js";
-import { PENDING_WRAPPED_KEY_FILE, discardPendingWrap, readWrappedKeyFile } from "./envelope.js";
+import { errnoText, fsyncDir, removeStaleTempFiles } from "./atomic-file.js";
+import { PENDING_WRAPPED_KEY_FILE, WRAPPED_KEY_FILE, discardPendingWrap, readWrappedKeyFile } from "./envelope.js";
 import { KeyRing, MasterKeyHandle } from "./keyring.js";
-import { claimLockFile, lockBusyError, releaseLockFile } from "./lock.js";
+import { LOCK_FILE, claimLockFile, lockBusyError, releaseLockFile } from "./lock.js";
 import {
+  ROOT_KEY_FILE,
   generateMasterKey,
   loadMasterKey,
   readKeyFile,
@@ -254,6 +255,10 @@ export class SecretStore {
       await claimLockFile(root);
       const checkText = await db.get(rawKey(KEY_CHECK_SPACE, KEY_CHECK_KEY));
       loaded = await resolveMasterKey(root, opts.masterKey, checkText, opts.pendingMasterKey);
+      // a writer killed between its temporary and the rename left a copy (of a key, maybe) behind
+      const written = [ROOT_KEY_FILE, ROOT_KEY_FILE + PENDING_KEY_SUFFIX, WRAPPED_KEY_FILE, PENDING_WRAPPED_KEY_FILE, LOCK_FILE].map((n) => path.join(root, n));
+      if (loaded.path !== undefined && loaded.source !== "credential") written.push(loaded.path, loaded.path + PENDING_KEY_SUFFIX);
+      await removeStaleTempFiles(written).catch(() => undefined);
       const store = new SecretStore(root, db, loaded);
       if (checkText === undefined) {
         await store.writeRaw([store.keyCheckOp(store.ring)]);

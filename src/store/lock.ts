@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { VirError } from "../errors.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { isProcessAlive, writeFileAtomic } from "./atomic-file.js";
 
 export const LOCK_FILE = "lock";
 
@@ -14,15 +14,7 @@ export function lockPath(root: string): string {
   return path.join(root, LOCK_FILE);
 }
 
-/** True if a process with this pid exists (EPERM means it exists but is not ours). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isProcessAlive };
 
 /** The pid recorded in the lock file, if the file holds a sane one. */
 export async function readLockHolder(root: string): Promise<number | undefined> {

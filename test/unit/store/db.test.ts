@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { isVirError } from "../../../src/errors.js";
 import { SecretStore, type StoredRecord } from "../../../src/store/db.js";
@@ -42,6 +43,38 @@ describe("store/db SecretStore", () => {
     const again = await SecretStore.open({ root });
     expect(again.masterKeySource.source).to.equal("root-file");
     await again.close();
+  });
+
+  it("open removes the temporaries a killed writer left beside its key files, never a live writer's", async () => {
+    const root = freshRoot();
+    const keyDir = mkdtempSync(path.join(path.dirname(root), "keys-"));
+    const keyFile = path.join(keyDir, "k.bin");
+    writeFileSync(keyFile, KEY, { mode: 0o600 });
+    await (await SecretStore.open({ root, masterKey: { file: keyFile } })).close();
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    const tmp = (dir: string, name: string, pid: number): string => path.join(dir, `.${name}.${pid}.0123456789ab.tmp`);
+    const stale = [
+      tmp(root, "master.key", dead), tmp(root, "master.key.rekey", dead), tmp(root, "master.key.wrapped.rekey", dead),
+      tmp(root, "lock", dead), tmp(keyDir, "k.bin", dead), tmp(keyDir, "k.bin.rekey", dead),
+    ];
+    const kept = [
+      tmp(root, "master.key", process.pid), // a write in progress
+      tmp(root, "someone-else", dead), // not a file the store writes
+      tmp(keyDir, "other.bin", dead),
+      path.join(root, ".master.key.tmp"),
+    ];
+    for (const f of [...stale, ...kept]) writeFileSync(f, "leftover key bytes", { mode: 0o600 });
+    const s = await SecretStore.open({ root, masterKey: { file: keyFile } });
+    await s.close();
+    for (const f of stale) expect(existsSync(f), f).to.equal(false);
+    for (const f of kept) expect(existsSync(f), f).to.equal(true);
+    // a store with a generated key sweeps its root too, before and after the key exists
+    const gen = freshRoot();
+    await (await SecretStore.open({ root: gen })).close();
+    writeFileSync(tmp(gen, "master.key", dead), "x");
+    writeFileSync(tmp(gen, "master.key", process.pid), "x");
+    await (await SecretStore.open({ root: gen })).close();
+    expect(readdirSync(gen).filter((n) => n.endsWith(".tmp"))).to.deep.equal([path.basename(tmp(gen, "master.key", process.pid))]);
   });
 
   it("puts, gets, lists and deletes records in separate spaces", async () => {
