@@ -23,7 +23,7 @@ import { KmipMessageError } from "./fields.js";
 import * as M from "./messages.js";
 import type { KmipObjectStore, StoredObject } from "./store.js";
 import { Tag } from "./tags.js";
-import { ttlv, type StructureItem, type TtlvItem } from "./ttlv.js";
+import { encodedSize, ttlv, type StructureItem, type TtlvItem } from "./ttlv.js";
 
 export const SERVER_VERSIONS: readonly ProtocolVersion[] = [
   { major: 2, minor: 0 },
@@ -69,7 +69,11 @@ export class KmipEngine {
   /** per-object serialisation of read-modify-write operations */
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly store: KmipObjectStore) {}
+  /** `maxResponseBytes`: the encoded size a response may reach; later batch items are not run */
+  constructor(
+    private readonly store: KmipObjectStore,
+    private readonly maxResponseBytes: number = Infinity,
+  ) {}
 
   /** The response to a message that could not be decoded or parsed (PyKMIP: version 1.0 unless known, no Operation). */
   static invalidMessage(version: ProtocolVersion | undefined, message: string): M.ResponseMessage {
@@ -101,8 +105,16 @@ export class KmipEngine {
       return { header, batchItems: [M.failure(undefined, ResultReason.FeatureNotSupported, "Undo option for batch handling is not supported.")] };
     }
     const items: M.ResponseBatchItem[] = [];
+    let size = encodedSize(M.encodeResponseMessage({ header, batchItems: [] }));
     for (const item of req.batchItems) {
-      const r = await this.runItem(owner, v, item);
+      let r = await this.runItem(owner, v, item);
+      size += encodedSize(M.encodeResponseBatchItem(r));
+      if (size > this.maxResponseBytes) {
+        // whatever the continuation option: running more items would only grow what we hold
+        r = M.failure(item.operation, ResultReason.ResponseTooLarge, "Response size exceeds the server's maximum.", item.uniqueBatchItemId);
+        items.push(r);
+        break;
+      }
       items.push(r);
       if (r.resultStatus !== ResultStatus.Success && option === BatchErrorContinuationOption.Stop) break;
     }

@@ -168,17 +168,18 @@ export function encodeResponseMessage(m: ResponseMessage): StructureItem {
     ttlv.dateTime(Tag.TimeStamp, m.header.timeStamp),
     ttlv.int(Tag.BatchCount, m.batchItems.length),
   ]);
-  const items = m.batchItems.map((b) =>
-    ttlv.struct(Tag.BatchItem, [
-      b.operation !== undefined ? ttlv.enum(Tag.Operation, b.operation) : undefined,
-      b.uniqueBatchItemId ? ttlv.bytes(Tag.UniqueBatchItemId, b.uniqueBatchItemId) : undefined,
-      ttlv.enum(Tag.ResultStatus, b.resultStatus),
-      b.resultReason !== undefined ? ttlv.enum(Tag.ResultReason, b.resultReason) : undefined,
-      b.resultMessage !== undefined ? ttlv.text(Tag.ResultMessage, b.resultMessage) : undefined,
-      b.payload,
-    ]),
-  );
-  return ttlv.struct(Tag.ResponseMessage, [header, ...items]);
+  return ttlv.struct(Tag.ResponseMessage, [header, ...m.batchItems.map(encodeResponseBatchItem)]);
+}
+
+export function encodeResponseBatchItem(b: ResponseBatchItem): StructureItem {
+  return ttlv.struct(Tag.BatchItem, [
+    b.operation !== undefined ? ttlv.enum(Tag.Operation, b.operation) : undefined,
+    b.uniqueBatchItemId ? ttlv.bytes(Tag.UniqueBatchItemId, b.uniqueBatchItemId) : undefined,
+    ttlv.enum(Tag.ResultStatus, b.resultStatus),
+    b.resultReason !== undefined ? ttlv.enum(Tag.ResultReason, b.resultReason) : undefined,
+    b.resultMessage !== undefined ? ttlv.text(Tag.ResultMessage, b.resultMessage) : undefined,
+    b.payload,
+  ]);
 }
 
 export function parseResponseMessage(item: TtlvItem): ResponseMessage {

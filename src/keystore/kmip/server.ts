@@ -36,6 +36,8 @@ export interface KmipServerConfig {
   readonly tlsMinVersion?: "TLSv1.2" | "TLSv1.3";
   /** largest request accepted; default 1 MiB */
   readonly maxMessageBytes?: number;
+  /** largest response built: a batch whose answers outgrow it stops with Response Too Large; default 8 MiB */
+  readonly maxResponseBytes?: number;
   /** close a connection idle this long; default 300 s */
   readonly idleTimeoutMs?: number;
 }
@@ -48,12 +50,18 @@ export interface KmipServer {
 const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
 /** how long close() lets in-flight requests finish before cutting connections */
 const CLOSE_GRACE_MS = 250;
+/**
+ * Default response cap. Above the request cap, as a Get answer is about as
+ * large as the Register that stored it; but bounded, or a small batch of
+ * Gets of one large object would make the server build gigabytes.
+ */
+export const KMIP_SERVER_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** requests of one connection waiting their turn before we stop reading from it */
 const MAX_PIPELINED = 8;
 
 export async function startKmipServer(cfg: KmipServerConfig): Promise<KmipServer> {
   const store = await KmipObjectStore.open(cfg.dataDir, await loadSealKey(cfg.sealKeyFile));
-  const engine = new KmipEngine(store);
+  const engine = new KmipEngine(store, cfg.maxResponseBytes ?? KMIP_SERVER_MAX_RESPONSE_BYTES);
   const maxBytes = cfg.maxMessageBytes ?? DEFAULT_MAX_BYTES;
   const connections = new Map<tls.TLSSocket, { busy: boolean }>();
   /** every accepted TCP connection, handshake finished or not */

@@ -4,13 +4,13 @@ import { join } from "node:path";
 import net from "node:net";
 import tls from "node:tls";
 import { KmipClient, KmipResultError, KmipTransportError } from "../../../src/keystore/kmip/client.js";
-import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from "../../../src/keystore/kmip/enums.js";
+import { BatchErrorContinuationOption, CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State } from "../../../src/keystore/kmip/enums.js";
 import { FrameReader } from "../../../src/keystore/kmip/framing.js";
 import * as M from "../../../src/keystore/kmip/messages.js";
 import { decodeTtlv, encodeTtlv } from "../../../src/keystore/kmip/ttlv.js";
 import { expectReject } from "../../helpers/reject.js";
 import { TestCa } from "./pki.js";
-import { startKmipServer } from "../../../src/keystore/kmip/server.js";
+import { KMIP_SERVER_MAX_RESPONSE_BYTES, startKmipServer } from "../../../src/keystore/kmip/server.js";
 import { startTestServer, type TestServer } from "./server-fixture.js";
 
 const AES = { cryptographicAlgorithm: CryptographicAlgorithm.AES, cryptographicLength: 256, cryptographicUsageMask: 12 };
@@ -37,7 +37,7 @@ async function raw(srv: TestServer, cn: string, sends: Buffer[], count: number):
       buf = Buffer.concat([buf, c]);
       while (buf.length >= 8 && buf.length >= 8 + buf.readUInt32BE(4)) {
         const n = 8 + buf.readUInt32BE(4);
-        out.push(M.parseResponseMessage(decodeTtlv(buf.subarray(0, n))));
+        out.push(M.parseResponseMessage(decodeTtlv(buf.subarray(0, n), { maxBytes: 64 * 1024 * 1024 })));
         buf = buf.subarray(n);
       }
       if (out.length >= count) resolve();
@@ -250,6 +250,21 @@ describe("kmip/server", function () {
     } finally {
       socket.destroy();
     }
+  });
+
+  it("stops a batch whose answers outgrow the response cap with Response Too Large, instead of building them all", async () => {
+    const c = new KmipClient(srv.clientOptions("batch-flood"));
+    const id = await c.register({ kind: "OpaqueObject", opaqueDataType: 0x80000000, opaqueDataValue: Buffer.alloc(512 * 1024, 9) }, {});
+    await c.close();
+    // a 5 KB request asking for 25 MB of answers
+    const items = Array.from({ length: 50 }, () => ({ operation: Operation.Get, payload: M.encodeGetRequest({ uniqueIdentifier: id }) }));
+    const msg = encodeTtlv(M.encodeRequestMessage({ header: { protocolVersion: { major: 1, minor: 2 }, batchErrorContinuationOption: BatchErrorContinuationOption.Continue }, batchItems: items }));
+    const [r] = await raw(srv, "batch-flood", [msg], 1);
+    const last = r.batchItems[r.batchItems.length - 1];
+    expect(r.batchItems.length).to.be.lessThan(50);
+    expect(last.resultReason).to.equal(ResultReason.ResponseTooLarge);
+    expect(r.batchItems.slice(0, -1).every((b) => b.resultStatus === ResultStatus.Success)).to.equal(true);
+    expect(encodeTtlv(M.encodeResponseMessage(r)).length).to.be.at.most(KMIP_SERVER_MAX_RESPONSE_BYTES);
   });
 
   it("keeps objects across a restart and never writes key bytes in clear", async () => {
