@@ -102,7 +102,9 @@ function usage(): string {
     "                            else /var/lib/virsecret as root, else $XDG_DATA_HOME/virsecret)\n" +
     "    -h | --help             this help\n" +
     "    -q | --quiet            quiet mode\n" +
-    "    -v | --version          program version\n\n" +
+    "    -v                      short version\n" +
+    "    -V                      long version\n" +
+    "         --version[=TYPE]   version, TYPE is short or long (default short)\n\n" +
     "  commands (non interactive mode):\n\n" +
     globalHelp() +
     "\n  (specify help <group> for details about the commands in the group)\n\n" +
@@ -137,8 +139,12 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
     io.stdout(usage());
     return 0;
   }
-  if (global.version) {
+  if (global.version === "short") {
     io.stdout(`${version()}\n`);
+    return 0;
+  }
+  if (global.version === "long") {
+    io.stdout(`virsecret ${version()}: virsh 9.0's secret commands on embedded secret:///embed?root=DIR roots\n`);
     return 0;
   }
   let rest = global.rest;

@@ -106,17 +106,21 @@ export function parseCommandArgs(spec: CommandSpec, args: readonly string[]): Pa
 export interface GlobalOptions {
   uri?: string;
   quiet: boolean;
-  /** print the version and stop */
-  version: boolean;
+  /** print the version (-v, --version[=short]; -V, --version=long) and stop */
+  version: false | "short" | "long";
   /** print the global help and stop */
   help: boolean;
   /** command name and its arguments; empty when no command was given */
   rest: string[];
 }
 
+/** virsecret's long global options: virsh's, less those it has no use for. */
+const LONG_OPTIONS = ["connect", "help", "quiet", "version"] as const;
+
 /**
  * Parse virsh's global options (getopt_long with "+": option parsing stops at
- * the first non-option, which is the command).
+ * the first non-option, which is the command). virsh acts on -h and -v as
+ * getopt meets them, so whatever follows one is not looked at.
  */
 export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
   const g: GlobalOptions = { quiet: false, version: false, help: false, rest: [] };
@@ -132,15 +136,22 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
     }
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      const typed = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      // getopt_long takes any unambiguous prefix (--conn, --qui)
+      const name = typed === "" ? undefined : LONG_OPTIONS.find((o) => o.startsWith(typed));
+      // getopt's complaint names a known option by its short letter, anything else as typed
+      if (name === undefined) throw new UsageError(`unsupported option '${a}'. See --help.`);
       if (name === "connect") {
         if (eq >= 0) g.uri = a.slice(eq + 1);
         else if (i + 1 < argv.length) g.uri = argv[++i]!;
         else needUri();
-      } else if (name === "quiet" && eq < 0) g.quiet = true;
-      else if (name === "version" && eq < 0) g.version = true;
-      else if (name === "help" && eq < 0) g.help = true;
-      else throw new UsageError(`unsupported option '${eq >= 0 ? a.slice(0, eq) : a}'. See --help.`);
+        continue;
+      }
+      // getopt's optional argument: only `--version=TYPE`; anything but "long" is short, as virsh
+      if (name === "version") return { ...g, version: eq >= 0 && a.slice(eq + 1) === "long" ? "long" : "short" };
+      if (eq >= 0) throw new UsageError(`unsupported option '-${name[0]}'. See --help.`);
+      if (name === "help") return { ...g, help: true };
+      g.quiet = true;
       continue;
     }
     if (a.startsWith("-") && a.length > 1) {
@@ -148,8 +159,9 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
       for (let j = 1; j < a.length; j++) {
         const c = a[j]!;
         if (c === "q") g.quiet = true;
-        else if (c === "h") g.help = true;
-        else if (c === "v" || c === "V") g.version = true;
+        else if (c === "h") return { ...g, help: true };
+        else if (c === "v") return { ...g, version: "short" };
+        else if (c === "V") return { ...g, version: "long" };
         else if (c === "c") {
           if (j + 1 < a.length) g.uri = a.slice(j + 1);
           else if (i + 1 < argv.length) g.uri = argv[++i]!;

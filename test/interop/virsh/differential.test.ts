@@ -219,11 +219,22 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
     ];
     for (const args of cases) it(args.join(" "), async () => both(args));
     it("global option errors", async () => {
-      for (const argv of [["-c"], ["-Z", "secret-list"], ["--foo", "secret-list"]]) {
+      for (const argv of [
+        ["-c"],
+        ["-Z", "secret-list"],
+        ["--foo", "secret-list"],
+        ["--foo=bar", "secret-list"],
+        ["--quiet=1", "secret-list"],
+        ["--help=x"],
+        ["--conn"],
+      ]) {
         const v = virshRaw(argv);
         const o = await oursRaw(argv);
         expectSame(v, o, argv.join(" "));
       }
+    });
+    it("long global options by prefix (getopt_long)", async () => {
+      expectSame(virshRaw(["--qui", `--conn=${vUri}`, "secret-list"]), await oursRaw(["--qui", `--conn=${oUri}`, "secret-list"]), "--qui --conn=");
     });
     it("connection errors", async () => {
       for (const uri of ["secret:///embed", "secret:///embed?root=relative"]) {

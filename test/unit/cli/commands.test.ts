@@ -98,6 +98,35 @@ describe("cli: virsecret commands (in-process)", function () {
       expect(await runCli(["-Z", "secret-list"])).to.deep.include({ code: 1, err: "error: unsupported option '-Z'. See --help.\n" });
       expect(await runCli(["--foo", "secret-list"])).to.deep.include({ code: 1, err: "error: unsupported option '--foo'. See --help.\n" });
     });
+    it("no command: one error line, exit 1 (no interactive shell: deviation help-scope)", async () => {
+      expect(await runCli([])).to.deep.equal({
+        code: 1,
+        out: "",
+        err: "error: no command given (virsecret has no interactive shell); see 'virsecret help'\n",
+        outBytes: Buffer.alloc(0),
+      });
+      expect(await runCli(["-q", "-c", "secret:///embed"])).to.deep.include({ code: 1, out: "" });
+    });
+    it("-h / --help: the usage on stdout, exit 0, nothing else looked at", async () => {
+      for (const argv of [["-h"], ["--help"], ["-h", "-Z"], ["-c", "secret:///embed", "--help", "bogus"]]) {
+        const r = await runCli(argv);
+        expect(r, argv.join(" ")).to.deep.include({ code: 0, err: "" });
+        expect(r.out, argv.join(" ")).to.match(/^\nvirsecret \[options\]\.\.\. <command_string>\n/);
+        expect(r.out).to.include("    -V                      long version\n");
+        expect(r.out).to.include("    secret-get-value               Output a secret value\n");
+      }
+    });
+    it("-v / --version: the version alone; -V / --version=long: one line naming it", async () => {
+      const { version } = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+      for (const argv of [["-v"], ["--version"], ["--version=short"], ["-v", "-h"]]) {
+        expect(await runCli(argv), argv.join(" ")).to.deep.include({ code: 0, out: `${version}\n`, err: "" });
+      }
+      for (const argv of [["-V"], ["--version=long"]]) {
+        const r = await runCli(argv);
+        expect(r, argv.join(" ")).to.deep.include({ code: 0, err: "" });
+        expect(r.out).to.match(new RegExp(`^virsecret ${version.replace(/\./g, "\\.")}: [^\n]+\n$`));
+      }
+    });
     it("option errors come before connecting (a bad URI is not reported)", async () => {
       expect(await runCli(["-c", "secret:///embed", "secret-list", "--foo"])).to.deep.include({
         code: 1,

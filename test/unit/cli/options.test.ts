@@ -52,6 +52,26 @@ describe("cli/options: command arguments", () => {
     expect(usageError(() => parseCommandArgs(setValue, ["-x", "U", "B"]))).to.equal("unexpected data 'B'");
   });
 
+  it("long options by unambiguous prefix, as getopt_long (verified: virsh --qui, --vers, --conn=U)", () => {
+    expect(parseGlobalArgs(["--conn=u", "--qui", "x"])).to.deep.include({ uri: "u", quiet: true, rest: ["x"] });
+    expect(parseGlobalArgs(["--co", "u", "x"])).to.deep.include({ uri: "u", rest: ["x"] });
+    expect(parseGlobalArgs(["--he"]).help).to.equal(true);
+    expect(parseGlobalArgs(["--vers"]).version).to.equal("short");
+  });
+
+  it("-v / --version[=short|other] short, -V / --version=long long; -h and -v end parsing where they stand", () => {
+    expect(parseGlobalArgs(["-v"]).version).to.equal("short");
+    expect(parseGlobalArgs(["--version"]).version).to.equal("short");
+    expect(parseGlobalArgs(["--version=foo"]).version).to.equal("short");
+    expect(parseGlobalArgs(["-V"]).version).to.equal("long");
+    expect(parseGlobalArgs(["-qV"])).to.deep.include({ quiet: true, version: "long" });
+    expect(parseGlobalArgs(["--version=long", "x"]).version).to.equal("long");
+    // virsh prints help for `-h -Z` and the version for `-v -h`
+    expect(parseGlobalArgs(["-h", "-Z"])).to.deep.include({ help: true, version: false });
+    expect(parseGlobalArgs(["-v", "-h"])).to.deep.include({ help: false, version: "short" });
+    expect(parseGlobalArgs(["-hv"])).to.deep.include({ help: true, version: false });
+  });
+
   it("error texts", () => {
     expect(usageError(() => parseCommandArgs(setValue, ["--file", "f"]))).to.equal(
       "command 'secret-set-value' requires <secret> option",
@@ -88,11 +108,36 @@ describe("cli/options: global arguments", () => {
     expect(parseGlobalArgs(["-c", "a", "-c", "b", "x"]).uri).to.equal("b");
   });
 
+  it("long options by unambiguous prefix, as getopt_long (verified: virsh --qui, --vers, --conn=U)", () => {
+    expect(parseGlobalArgs(["--conn=u", "--qui", "x"])).to.deep.include({ uri: "u", quiet: true, rest: ["x"] });
+    expect(parseGlobalArgs(["--co", "u", "x"])).to.deep.include({ uri: "u", rest: ["x"] });
+    expect(parseGlobalArgs(["--he"]).help).to.equal(true);
+    expect(parseGlobalArgs(["--vers"]).version).to.equal("short");
+  });
+
+  it("-v / --version[=short|other] short, -V / --version=long long; -h and -v end parsing where they stand", () => {
+    expect(parseGlobalArgs(["-v"]).version).to.equal("short");
+    expect(parseGlobalArgs(["--version"]).version).to.equal("short");
+    expect(parseGlobalArgs(["--version=foo"]).version).to.equal("short");
+    expect(parseGlobalArgs(["-V"]).version).to.equal("long");
+    expect(parseGlobalArgs(["-qV"])).to.deep.include({ quiet: true, version: "long" });
+    expect(parseGlobalArgs(["--version=long", "x"]).version).to.equal("long");
+    // virsh prints help for `-h -Z` and the version for `-v -h`
+    expect(parseGlobalArgs(["-h", "-Z"])).to.deep.include({ help: true, version: false });
+    expect(parseGlobalArgs(["-v", "-h"])).to.deep.include({ help: false, version: "short" });
+    expect(parseGlobalArgs(["-hv"])).to.deep.include({ help: true, version: false });
+  });
+
   it("error texts", () => {
     expect(usageError(() => parseGlobalArgs(["-c"]))).to.equal("option '-c'/'--connect' requires an argument");
     expect(usageError(() => parseGlobalArgs(["--connect"]))).to.equal("option '-c'/'--connect' requires an argument");
     expect(usageError(() => parseGlobalArgs(["-Z", "x"]))).to.equal("unsupported option '-Z'. See --help.");
     expect(usageError(() => parseGlobalArgs(["--foo", "x"]))).to.equal("unsupported option '--foo'. See --help.");
+    // verified against virsh 9.0: a known option with a stray argument is named by its letter, others as typed
+    expect(usageError(() => parseGlobalArgs(["--foo=bar", "x"]))).to.equal("unsupported option '--foo=bar'. See --help.");
+    expect(usageError(() => parseGlobalArgs(["--quiet=1", "x"]))).to.equal("unsupported option '-q'. See --help.");
+    expect(usageError(() => parseGlobalArgs(["--help=x"]))).to.equal("unsupported option '-h'. See --help.");
+    expect(usageError(() => parseGlobalArgs(["--conne"]))).to.equal("option '-c'/'--connect' requires an argument");
   });
 
   it("splits a one-word command line with quotes", () => {
