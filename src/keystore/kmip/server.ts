@@ -230,6 +230,9 @@ async function listenKmip(
     server.once("error", reject);
     server.listen(cfg.port ?? 5696, cfg.host ?? "127.0.0.1", () => {
       server.off("error", reject);
+      // After start-up an 'error' (say EMFILE on accept) must not end the
+      // process through an unhandled event: report it and keep serving.
+      server.on("error", (e: Error) => process.emitWarning(`KMIP server: ${e.message}`, "VirsecretKmipServerWarning"));
       resolve();
     });
   });

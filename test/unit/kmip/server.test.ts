@@ -302,6 +302,23 @@ describe("kmip/server", function () {
     await again.close();
   });
 
+  it("keeps serving after a server-level 'error' event (reported as a warning, not a crash)", async () => {
+    const s = await startKmipServer({ ...srv.config, dataDir: join(srv.dir, "db-error-event"), port: 0 });
+    try {
+      const warned = new Promise<Error>((r) => process.once("warning", r));
+      // the tls.Server behind the handle: the only way to raise its event from a test
+      const servers = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h): h is tls.Server => h instanceof tls.Server);
+      const mine = servers.find((h) => (h.address() as { port?: number } | null)?.port === s.port)!;
+      mine.emit("error", new Error("accept failed: EMFILE"));
+      expect((await warned).message).to.equal("KMIP server: accept failed: EMFILE");
+      const c = new KmipClient({ ...srv.clientOptions("after-error"), port: s.port });
+      await c.query([1]);
+      await c.close();
+    } finally {
+      await s.close();
+    }
+  });
+
   describe("TLS", () => {
     const connectWith = (opts: tls.ConnectionOptions): Promise<string> =>
       new Promise((resolve) => {
