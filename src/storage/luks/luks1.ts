@@ -282,6 +282,14 @@ export function isWrongPassphrase(e: unknown): boolean {
  * the LUKS area (offsets from the header's start). A passphrase no slot
  * takes gives wrongPassphraseError(what).
  */
+/**
+ * Most PBKDF2 iterations an unlock will spend on one slot or on the digest.
+ * qemu and cryptsetup calibrate to ~2 s, a few million iterations on today's
+ * CPUs; the header field allows 2^32, which would pin the agent for hours on
+ * a crafted volume, so far beyond any calibrated value is refused.
+ */
+export const MAX_UNLOCK_ITERATIONS = 100_000_000;
+
 export async function unlockLuks1(
   header: Luks1Header,
   readArea: (offset: number, length: number) => Promise<Buffer>,
@@ -290,9 +298,13 @@ export async function unlockLuks1(
 ): Promise<{ masterKey: Buffer; slot: number }> {
   checkHash(header.hashSpec);
   const mode = parseCipherMode(header.cipherMode);
+  const tooSlow = (n: number, where: string): VirError =>
+    new VirError("CONFIG_UNSUPPORTED", `${what}: ${where} asks for ${n} PBKDF2 iterations, over the limit of ${MAX_UNLOCK_ITERATIONS}`, "STORAGE");
+  if (header.mkDigestIterations > MAX_UNLOCK_ITERATIONS) throw tooSlow(header.mkDigestIterations, "the master-key digest");
   for (let i = 0; i < header.keySlots.length; i++) {
     const s = header.keySlots[i]!;
     if (!s.active) continue;
+    if (s.iterations > MAX_UNLOCK_ITERATIONS) throw tooSlow(s.iterations, `key slot ${i}`);
     const sectors = materialSectors(header.keyBytes, s.stripes);
     const enc = await readArea(s.keyMaterialOffset * SECTOR_SIZE, sectors * SECTOR_SIZE);
     if (enc.length !== sectors * SECTOR_SIZE) throw corrupt(what, `key slot ${i} material is cut short`);

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { VirError } from "../../../src/errors.js";
 import { WRONG_PASSPHRASE_TEXT } from "../../../src/storage/key-check.js";
 import {
+  MAX_UNLOCK_ITERATIONS,
   decodeLuks1Header,
   encodeLuks1Header,
   formatLuks1,
@@ -155,6 +156,27 @@ describe("luks/luks1: format and unlock", () => {
     expect(u.masterKey.equals(f.masterKey)).to.equal(true);
     // the key material is not the plain AF split: it is encrypted under the slot key
     expect(area.includes(f.masterKey)).to.equal(false);
+  });
+
+  it("refuses a header asking for more PBKDF2 iterations than MAX_UNLOCK_ITERATIONS before spending them", async () => {
+    const f = await formatLuks1(pass, { iterations: 1000 });
+    const hostile = [
+      { ...f.header, keySlots: f.header.keySlots.map((s, i) => (i === 0 ? { ...s, iterations: 0xffffffff } : s)) },
+      { ...f.header, mkDigestIterations: MAX_UNLOCK_ITERATIONS + 1 },
+    ];
+    for (const h of hostile) {
+      const started = Date.now();
+      let err: unknown;
+      try {
+        await unlockLuks1(h, reader(areaOf(f)), pass, "LUKS volume '/p/v.img'");
+      } catch (e) {
+        err = e;
+      }
+      expect(Date.now() - started).to.be.lessThan(2000);
+      expect(err).to.be.instanceOf(VirError);
+      expect((err as VirError).codeName).to.equal("CONFIG_UNSUPPORTED");
+      expect((err as VirError).message).to.match(/^unsupported configuration: LUKS volume '\/p\/v\.img': (key slot 0|the master-key digest) asks for \d+ PBKDF2 iterations, over the limit of 100000000$/);
+    }
   });
 
   it("a wrong passphrase is INVALID_SECRET with qemu's text, and never shows the passphrase", async () => {
