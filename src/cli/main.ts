@@ -37,7 +37,8 @@ const helpCommand: Command = {
   needsDriver: false,
   async run(ctx, opts) {
     const what = opts.string("command");
-    if (what === undefined) {
+    // an empty name is no name, as virsh reads `help ''`
+    if (what === undefined || what === "") {
       ctx.io.stdout(globalHelp());
       return true;
     }

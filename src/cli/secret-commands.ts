@@ -369,11 +369,16 @@ const secretEvent: Command = {
     let deferred: string | undefined;
     if (opts.has("secret")) {
       const arg = opts.string("secret")!;
-      try {
-        filter = ctx.drv.lookupByUUID(arg);
-      } catch (e) {
-        fail(ctx, `failed to get secret '${arg}'`);
-        deferred = errorText(e);
+      if (arg === "") {
+        // virshCommandOptSecret stops at the empty option without a line of its own
+        deferred = "Failed to get option 'secret': Option argument is empty";
+      } else {
+        try {
+          filter = ctx.drv.lookupByUUID(arg);
+        } catch (e) {
+          fail(ctx, `failed to get secret '${arg}'`);
+          deferred = errorText(e);
+        }
       }
     }
 

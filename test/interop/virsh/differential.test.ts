@@ -100,6 +100,7 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
       await both(["secret-dumpxml", "nonsense"]);
       await both(["secret-dumpxml", "11111111-2222-3333-4444-555555555555"]);
       await both(["secret-dumpxml", ""]);
+      await both(["secret-dumpxml", PUB, "--xpath", ""], { deviations: ["xpath-empty"] });
       await both(["secret-get-value", "nonsense"]);
       await both(["secret-set-value", "nonsense", "--file", join(work, "v64")]);
     });
@@ -293,6 +294,7 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
       for (const t of ["0", "-1", "abc"]) await both(["secret-event", "--event", "lifecycle", "--timeout", t]);
       await both(["secret-event", "--event", "value-changed", "--timeout", "1"]);
       await both(["secret-event", "x", "lifecycle", "1"]);
+      await both(["secret-event", "--secret", "", "--event", "lifecycle", "--timeout", "1"]);
     });
   });
 
