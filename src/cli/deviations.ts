@@ -100,6 +100,17 @@ export const DEVIATIONS: readonly Deviation[] = [
     reason: "virsecret is a secret-driver tool, not a general hypervisor shell",
   },
   {
+    id: "xpath-empty",
+    command: "secret-dumpxml UUID --xpath ''",
+    virsh: "`error: One or more references were leaked after disconnect from the hypervisor` (the option error is lost behind a leaked secret handle), exit 1",
+    virsecret: "`error: Failed to get option 'xpath': Option argument is empty`, exit 1, as every other empty option",
+    reason: "the leak report is a virsh bug that hides the real error",
+    stderrRewrite: {
+      virsh: "error: One or more references were leaked after disconnect from the hypervisor\n",
+      virsecret: "error: Failed to get option 'xpath': Option argument is empty\n",
+    },
+  },
+  {
     id: "default-uri",
     command: "any command without -c",
     virsh: "uses LIBVIRT_DEFAULT_URI or the hypervisor's default",
