@@ -148,28 +148,43 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
     io.stdout(`virsecret ${version()}: virsh 9.0's secret commands on embedded secret:///embed?root=DIR roots\n`);
     return 0;
   }
-  let rest = global.rest;
-  // A single word with blanks in it is a whole command line, as virsh reads it.
-  if (rest.length === 1 && /[ \t\n]/.test(rest[0]!)) rest = splitCommandLine(rest[0]!);
+  const rest = global.rest;
   if (rest.length === 0) {
     return err("no command given (virsecret has no interactive shell); see 'virsecret help'");
   }
-  const [name, ...args] = rest as [string, ...string[]];
-  const cmd = findCommand(name);
-  if (!cmd) return err(`unknown command: '${name}'`);
-  let parsed: ParsedOptions;
-  try {
-    parsed = parseCommandArgs(cmd, args);
-  } catch (e) {
-    if (e instanceof UsageError) return err(e.message);
-    throw e;
+  // One argument is a command string of its own, as virsh reads it: it may
+  // hold several commands. An empty one is a parse failure without a message.
+  let lines: string[][];
+  if (rest.length > 1) lines = [rest];
+  else if (rest[0] === "") return 1;
+  else {
+    try {
+      lines = splitCommandLine(rest[0]!);
+    } catch (e) {
+      if (e instanceof UsageError) return err(e.message);
+      throw e;
+    }
+  }
+  // nothing but blanks, ';' and comments: nothing to do, as virsh
+  if (lines.length === 0) return 0;
+  // Every command is parsed before any runs: one bad command runs none.
+  const runs: { cmd: Command; parsed: ParsedOptions }[] = [];
+  for (const [name, ...args] of lines as [string, ...string[]][]) {
+    const cmd = findCommand(name);
+    if (!cmd) return err(`unknown command: '${name}'`);
+    try {
+      runs.push({ cmd, parsed: parseCommandArgs(cmd, args) });
+    } catch (e) {
+      if (e instanceof UsageError) return err(e.message);
+      throw e;
+    }
   }
 
   let drv: SecretDriver | undefined = opts.driver;
   const ownDriver = drv === undefined;
   // keystores that key-bound secrets name (by config file path), opened on first read
   const keystores = new CliKeystores();
-  if (cmd.needsDriver && drv === undefined) {
+  if (runs.some((r) => r.cmd.needsDriver) && drv === undefined) {
     try {
       drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env), keystores: keystores.resolve });
     } catch (e) {
@@ -177,27 +192,34 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
       return err(errorText(e));
     }
   }
+  const opened = drv;
+  // virsh's status is the last command's
   let ok = false;
   try {
-    const opened = drv;
-    const ctx: CommandContext = {
-      io,
-      quiet: global.quiet,
-      keystores,
-      get drv(): SecretDriver {
-        if (!opened) throw new Error(`internal error: '${cmd.name}' ran without a connection`);
-        return opened;
-      },
-    };
-    ok = await cmd.run(ctx, parsed);
-  } catch (e) {
-    // A failure no command anticipated: still one clean error line.
-    io.stderr(`error: ${errorText(e)}\n`);
-    ok = false;
-  } finally {
-    if (drv && ownDriver) {
+    for (const [i, { cmd, parsed }] of runs.entries()) {
+      const ctx: CommandContext = {
+        io,
+        quiet: global.quiet,
+        keystores,
+        get drv(): SecretDriver {
+          if (!opened) throw new Error(`internal error: '${cmd.name}' ran without a connection`);
+          return opened;
+        },
+      };
       try {
-        await drv.close();
+        ok = await cmd.run(ctx, parsed);
+      } catch (e) {
+        // A failure no command anticipated: still one clean error line.
+        io.stderr(`error: ${errorText(e)}\n`);
+        ok = false;
+      }
+      // the last command's blank line comes after the connection is closed
+      if (i < runs.length - 1 && !global.quiet) io.stdout("\n");
+    }
+  } finally {
+    if (opened && ownDriver) {
+      try {
+        await opened.close();
       } catch (e) {
         io.stderr(`error: ${errorText(e)}\n`);
         ok = false;

@@ -179,35 +179,61 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
 
 /**
  * vsh's whole-line form: a single argument after the global options is a
- * command line of its own (`virsh 'secret-list --private'`). Splits on blanks,
- * honouring single and double quotes and backslash escapes.
+ * command string of its own (`virsh 'secret-list --private; secret-list'`).
+ * Split as vshCommandStringGetArg does: blanks separate words, `;` or a
+ * newline ends a command, a word starting with `#` comments out the rest of
+ * the line; single quotes are literal, double quotes and bare text take
+ * backslash escapes, backslash-newline vanishes. Empty commands are dropped.
  */
-export function splitCommandLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let inTok = false;
-  let quote: "'" | '"' | null = null;
-  for (let i = 0; i < line.length; i++) {
+export function splitCommandLine(line: string): string[][] {
+  const commands: string[][] = [];
+  let words: string[] = [];
+  const endCommand = (): void => {
+    if (words.length > 0) commands.push(words);
+    words = [];
+  };
+  let i = 0;
+  const blank = (c: string | undefined): boolean => c === " " || c === "\t";
+  while (i < line.length) {
     const c = line[i]!;
-    if (quote) {
-      if (c === quote) quote = null;
-      else if (c === "\\" && quote === '"' && i + 1 < line.length) cur += line[++i]!;
-      else cur += c;
+    if (blank(c)) {
+      i++;
       continue;
     }
-    if (c === " " || c === "\t" || c === "\n") {
-      if (inTok) out.push(cur);
-      cur = "";
-      inTok = false;
+    if (c === "\\" && line[i + 1] === "\n") {
+      i += 2;
       continue;
     }
-    inTok = true;
-    if (c === "'" || c === '"') quote = c;
-    else if (c === "\\" && i + 1 < line.length) cur += line[++i]!;
-    else cur += c;
+    if (c === ";" || c === "\n") {
+      endCommand();
+      i++;
+      continue;
+    }
+    if (c === "#") {
+      while (i < line.length && line[i] !== "\n") i++;
+      endCommand();
+      i++;
+      continue;
+    }
+    let word = "";
+    let single = false;
+    let double = false;
+    for (; i < line.length; i++) {
+      const d = line[i]!;
+      if (!single && !double && (blank(d) || d === ";" || d === "\n")) break;
+      if (!double && d === "'") single = !single;
+      else if (!single && d === '"') double = !double;
+      else if (!single && d === "\\") {
+        i++;
+        if (i === line.length) throw new UsageError("dangling \\");
+        if (line[i] !== "\n") word += line[i]!;
+      } else word += d;
+    }
+    if (double) throw new UsageError('missing "');
+    words.push(word);
   }
-  if (inTok) out.push(cur);
-  return out;
+  endCommand();
+  return commands;
 }
 
 /** The `virsh help <command>` text for one command, byte for byte. */

@@ -243,6 +243,26 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
       }
     });
     it("a one-word command line", async () => both(["secret-list --no-private"]));
+    it("a command string with several commands, comments, quotes and parse errors", async () => {
+      for (const line of [
+        "secret-list;secret-list --private",
+        `secret-dumpxml x; secret-get-value ${PUB}`,
+        `secret-get-value ${PUB}; secret-dumpxml x`,
+        "secret-list; secret-list --foo",
+        "secret-list; bogus",
+        "secret-list # a comment; secret-dumpxml x",
+        `secret-list\nsecret-dumpxml '${PUB}' --xpath "//uuid"`,
+        ";",
+        " ",
+        "#c",
+        "",
+        'secret-list "a',
+        "secret-list a\\",
+      ]) {
+        await both([line]);
+        await both([line], { quiet: true });
+      }
+    });
   });
 
   describe("secret-dumpxml --xpath [--wrap]", () => {

@@ -610,6 +610,27 @@ describe("cli: virsecret commands (in-process)", function () {
     it("a one-word command line is split as virsh does", async () => {
       expect(await runCli(["-c", uri, "secret-list --private"])).to.deep.include({ code: 0, out: " UUID   Usage\n---------------\n\n" });
     });
+    it("a command string runs its commands in order, a blank line after each; the status is the last one's", async () => {
+      const empty = " UUID   Usage\n---------------\n\n";
+      expect(await runCli(["-c", uri, "secret-dumpxml x; secret-list"])).to.deep.include({
+        code: 0,
+        out: `\n${empty}`,
+        err: "error: failed to get secret 'x'\nerror: uuidstr in virSecretLookupByUUIDString must be a valid UUID\n",
+      });
+      expect(await runCli(["-c", uri, "secret-list; secret-dumpxml x"])).to.deep.include({ code: 1, out: `${empty}\n` });
+      expect(await runCli(["-q", "-c", uri, "secret-list;secret-list"])).to.deep.include({ code: 0, out: "" });
+      // one bad command and none runs
+      expect(await runCli(["-c", uri, "secret-list; secret-list --foo"])).to.deep.include({
+        code: 1,
+        out: "",
+        err: "error: command 'secret-list' doesn't support option --foo\n",
+      });
+      expect(await runCli(["-c", uri, "secret-list; bogus"])).to.deep.include({ code: 1, out: "", err: "error: unknown command: 'bogus'\n" });
+      expect(await runCli(["-c", uri, 'secret-list "a'])).to.deep.include({ code: 1, out: "", err: 'error: missing "\n' });
+      // nothing to run: nothing printed, success; an empty string fails silently
+      for (const line of [";", " ", "# c"]) expect(await runCli(["-c", uri, line]), line).to.deep.include({ code: 0, out: "", err: "" });
+      expect(await runCli(["-c", uri, ""])).to.deep.include({ code: 1, out: "", err: "" });
+    });
   });
 
   it("deviations: ids are unique and each entry says what virsh does and what we do", () => {

@@ -141,8 +141,21 @@ describe("cli/options: global arguments", () => {
   });
 
   it("splits a one-word command line with quotes", () => {
-    expect(splitCommandLine(`secret-define  'a b.xml' --validate`)).to.deep.equal(["secret-define", "a b.xml", "--validate"]);
-    expect(splitCommandLine(`x "q\\"r" s\\ t`)).to.deep.equal(["x", 'q"r', "s t"]);
+    expect(splitCommandLine(`secret-define  'a b.xml' --validate`)).to.deep.equal([["secret-define", "a b.xml", "--validate"]]);
+    expect(splitCommandLine(`x "q\\"r" s\\ t`)).to.deep.equal([["x", 'q"r', "s t"]]);
+    expect(splitCommandLine(`x 'a\\b' "c\\d"`)).to.deep.equal([["x", "a\\b", "cd"]]);
+  });
+
+  it("splits it into commands at ';' and newlines; '#' starts a comment; empty commands vanish (vshCommandStringGetArg)", () => {
+    expect(splitCommandLine("a;b")).to.deep.equal([["a"], ["b"]]);
+    expect(splitCommandLine("a --x 1 ; b\nc")).to.deep.equal([["a", "--x", "1"], ["b"], ["c"]]);
+    expect(splitCommandLine("a 'x;y' \"#z\"")).to.deep.equal([["a", "x;y", "#z"]]);
+    expect(splitCommandLine("a # b; c\nd")).to.deep.equal([["a"], ["d"]]);
+    expect(splitCommandLine("a#b")).to.deep.equal([["a#b"]]);
+    expect(splitCommandLine(" ; ;\t")).to.deep.equal([]);
+    expect(splitCommandLine("a \\\n b")).to.deep.equal([["a", "b"]]);
+    expect(usageError(() => splitCommandLine('a "b'))).to.equal('missing "');
+    expect(usageError(() => splitCommandLine("a b\\"))).to.equal("dangling \\");
   });
 });
 
