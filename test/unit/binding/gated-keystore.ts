@@ -32,7 +32,9 @@ export class GatedKeystore {
       const n = ++this.calls;
       if (n === opts.hangOn) {
         writeFileSync(opts.signalFile!, String(process.pid));
-        await new Promise(() => undefined);
+        // a bare pending promise would let the process exit (nothing keeps
+        // the event loop alive); the timer keeps it there until it is killed
+        await new Promise(() => setInterval(() => undefined, 60_000));
       }
       if (n === opts.gateOn) {
         this.#reached!();

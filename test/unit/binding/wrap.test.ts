@@ -315,8 +315,11 @@ describe("wrapping the master key of a root, and rekeying a wrapped root", funct
       const proc = spawn(process.execPath, ["--import", "tsx", child, mode, root, base.root("kek-store"), kekId, String(hang), signal, REF], {
         stdio: ["ignore", "pipe", "pipe"],
       });
+      // registered at once: a child that is already gone must not leave us waiting for 'close'
+      const closed = new Promise((r) => proc.once("close", r));
       let err = "";
       proc.stderr.on("data", (d) => (err += String(d)));
+      proc.stdout.resume();
       const deadline = Date.now() + 30_000;
       while (!existsSync(signal)) {
         if (Date.now() > deadline || proc.exitCode !== null) {
@@ -325,8 +328,9 @@ describe("wrapping the master key of a root, and rekeying a wrapped root", funct
         }
         await new Promise((r) => setTimeout(r, 25));
       }
+      expect(proc.exitCode, "the child was still waiting when killed").to.equal(null);
       proc.kill("SIGKILL");
-      await new Promise((r) => proc.once("close", r));
+      await closed;
       await rm(signal);
       km = await base.keystore("kek-store");
       env = { ...env, keystore: km };

@@ -258,8 +258,10 @@ describe("storage/volume-driver (mock qemu-img)", () => {
         env: { ...process.env, ...env.procEnv("hang") },
         stdio: ["ignore", "pipe", "pipe"],
       });
+      const closed = new Promise((r) => child.once("close", r));
       let err = "";
       child.stderr.on("data", (d) => (err += String(d)));
+      child.stdout.resume();
       const hanging = join(env.mockDir, "hanging");
       const deadline = Date.now() + 30_000;
       while (!existsSync(hanging)) {
@@ -268,7 +270,7 @@ describe("storage/volume-driver (mock qemu-img)", () => {
       }
       const mockPid = Number((await import("node:fs")).readFileSync(hanging, "utf8"));
       child.kill("SIGKILL");
-      await new Promise((r) => child.once("close", r));
+      await closed;
       try {
         process.kill(mockPid, "SIGKILL");
       } catch {
