@@ -18,7 +18,7 @@
 // one that opens it: the next open (with the keystore) finishes 3.
 import { VirError } from "../errors.js";
 import type { KeyManager } from "../keystore/key-manager.js";
-import { SecretStore, type MasterKeyKeeper, type PendingMasterKey } from "../store/db.js";
+import { SecretStore, WrongMasterKeyError, type MasterKeyKeeper, type PendingMasterKey } from "../store/db.js";
 import {
   PENDING_WRAPPED_KEY_FILE,
   adoptPendingWrap,
@@ -97,7 +97,7 @@ async function envelopeFor(
 
 function isWrongKey(e: unknown): boolean {
   // the key that fits is the pending one, which could not be had: its error says why
-  return e instanceof VirError && (e.message.includes("wrong master key") || e.message.includes("when it was interrupted"));
+  return e instanceof WrongMasterKeyError;
 }
 
 /**

@@ -219,6 +219,25 @@ export function isCpuUsageFailure(stderr: string): boolean {
   return lines.length === 1 && CPU_USAGE_FAILURE.test(lines[0]!);
 }
 
+/**
+ * The QEMU program to run is not installed (spawn said ENOENT). Its own class
+ * so a caller with another way to do the job (the native LUKS reader) falls
+ * back on it by type, not by matching the text.
+ */
+export class QemuToolMissingError extends VirError {
+  /** the program that was not found, as given in argv[0] */
+  readonly program: string;
+  constructor(program: string) {
+    super(
+      "INTERNAL_ERROR",
+      `creation of non-raw file images is not supported without qemu-img. ` +
+        `'${program}' was not found on PATH: install the Debian package '${QEMU_IMG_PACKAGE}'`,
+      "STORAGE",
+    );
+    this.program = program;
+  }
+}
+
 export interface RunQemuImgOptions {
   /** stops the run: the child is killed and awaited before the promise rejects */
   readonly signal?: AbortSignal;
@@ -276,12 +295,7 @@ function runOnce(argv: readonly string[], opts: RunQemuImgOptions): Promise<Atte
     child.on("error", (e: NodeJS.ErrnoException) => {
       cleanup();
       if (e.code === "ENOENT") {
-        reject(new VirError(
-          "INTERNAL_ERROR",
-          `creation of non-raw file images is not supported without qemu-img. ` +
-            `'${argv[0]}' was not found on PATH: install the Debian package '${QEMU_IMG_PACKAGE}'`,
-          "STORAGE",
-        ));
+        reject(new QemuToolMissingError(argv[0]!));
       } else {
         reject(new VirError("SYSTEM_ERROR", `cannot execute ${argv[0]}: ${e.code ?? e.message}`, "STORAGE", { cause: e }));
       }

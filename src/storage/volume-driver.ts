@@ -41,7 +41,7 @@ import { isWrongPassphrase } from "./luks/luks1.js";
 import { checkNativePassphrase, createNativeVolume } from "./luks/native-backend.js";
 import { generatePassphrase, keyForVolume, passphraseOfKey } from "./passphrase.js";
 import { DirPool, checkVolumeName } from "./pool.js";
-import { buildCreateArgv, checkCreateRules, requireSingleSecret, runQemuImg, type RunQemuImgOptions } from "./qemu-img.js";
+import { QemuToolMissingError, buildCreateArgv, checkCreateRules, requireSingleSecret, runQemuImg, type RunQemuImgOptions } from "./qemu-img.js";
 import {
   VOLUME_PENDING_SPACE,
   VOLUME_SPACE,
@@ -656,7 +656,7 @@ class VolumeDriverImpl implements VolumeDriver {
         try {
           await runQemuImg(cmd.argv, this.#runOpts({ maxTries: 1 }));
         } catch (e) {
-          if (e instanceof VirError && e.message.includes("was not found on PATH")) {
+          if (e instanceof QemuToolMissingError) {
             // no QEMU here: the native reader unlocks the volume instead
             await checkNativePassphrase(def.target.path!, value);
             return;

@@ -151,6 +151,21 @@ function keyOpensCheck(key: Uint8Array, checkText: string): boolean {
 }
 
 /**
+ * The master key given does not open the store's key-check record: either
+ * plainly the wrong key ("wrong-key", OPERATION_FAILED), or the key moved into
+ * an interrupted wrap's pending file ("wrap-interrupted", OPERATION_INVALID).
+ * A class of its own so a caller holding a better explanation (wrapped-root.ts)
+ * recognises it by type, not by its text.
+ */
+export class WrongMasterKeyError extends VirError {
+  readonly reason: "wrong-key" | "wrap-interrupted";
+  constructor(codeName: "OPERATION_FAILED" | "OPERATION_INVALID", detail: string, reason: "wrong-key" | "wrap-interrupted") {
+    super(codeName, detail);
+    this.reason = reason;
+  }
+}
+
+/**
  * Pick the master key and prove it against the key-check record. If the key
  * file does not fit but a pending ".rekey" file does, a rekey was interrupted
  * after its batch landed: finish it by moving the new key into place.
@@ -198,14 +213,16 @@ async function resolveMasterKey(
   if (wrapping !== undefined) {
     // the key probably moved into the pending wrapped file: say where it is
     const where = wrapping.reference !== undefined ? ` (keystore '${wrapping.reference}')` : "";
-    throw new VirError(
+    throw new WrongMasterKeyError(
       "OPERATION_INVALID",
       `master key of secret root '${root}' was being wrapped by keystore key ${wrapping.keyId}${where} when it was interrupted; open it with that keystore to finish`,
+      "wrap-interrupted",
     );
   }
-  throw new VirError(
+  throw new WrongMasterKeyError(
     "OPERATION_FAILED",
     `wrong master key for secret store '${root}': ${describeSource(loaded.source, loaded.path)} does not open its key-check record`,
+    "wrong-key",
   );
 }
 

@@ -96,8 +96,21 @@ function aad(keyId: string): string {
   return `virsecret ${WRAPPED_KEY_FILE} v1 ${keyId}`;
 }
 
-function corrupt(file: string, why: string): VirError {
-  return new VirError("INTERNAL_ERROR", `corrupt wrapped master key file '${file}': ${why}`);
+/**
+ * A wrapped key file that is not what this code wrote (INTERNAL_ERROR). Its own
+ * class so callers tell it from a KEK that does not open the file by type, not text.
+ */
+export class CorruptWrappedKeyError extends VirError {
+  /** the wrapped key file at fault */
+  readonly file: string;
+  constructor(file: string, why: string) {
+    super("INTERNAL_ERROR", `corrupt wrapped master key file '${file}': ${why}`);
+    this.file = file;
+  }
+}
+
+function corrupt(file: string, why: string): CorruptWrappedKeyError {
+  return new CorruptWrappedKeyError(file, why);
 }
 
 /** Read ROOT/master.key.wrapped (or the pending one); undefined when the root has none. */
@@ -278,7 +291,7 @@ async function unwrap(root: string, wrapped: WrappedKeyFile, env: MasterKeyEnvel
     }
     return key;
   } catch (e) {
-    if (e instanceof VirError && e.codeName === "INTERNAL_ERROR" && e.message.includes("corrupt wrapped")) throw e;
+    if (e instanceof CorruptWrappedKeyError) throw e;
     throw new VirError(
       "OPERATION_FAILED",
       `keystore key ${wrapped.keyId} does not unwrap the master key of secret root '${root}' (another key under that id, or a corrupted ${WRAPPED_KEY_FILE})`,

@@ -8,7 +8,16 @@ import type { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
 import { SecretStore } from "../../../src/store/db.js";
-import { WRAPPED_KEY_FILE, loadEnvelopeMasterKey, type MasterKeyEnvelope } from "../../../src/store/envelope.js";
+import { VirError } from "../../../src/errors.js";
+import {
+  CorruptWrappedKeyError,
+  WRAPPED_KEY_FILE,
+  loadEnvelopeMasterKey,
+  readWrappedKeyFile,
+  unwrapMasterKey,
+  type MasterKeyEnvelope,
+} from "../../../src/store/envelope.js";
+import { seal } from "../../../src/store/seal.js";
 import { U1, dec, enc, expectVirError, secretXML } from "../secret/helpers.js";
 import { Base, countFiles, filesContaining, ops } from "./helpers.js";
 
@@ -146,6 +155,39 @@ describe("envelope master key", function () {
     await drv.close();
     await expectVirError(() => openWith(), "OPERATION_FAILED", /wrong master key for secret store/);
     expect(await filesNamed(root, WRAPPED_KEY_FILE)).to.equal(false);
+  });
+
+  it("a corrupt wrapped key file is a CorruptWrappedKeyError (typed, same libvirt code and text), not a wrong-KEK error", async () => {
+    const file = join(root, WRAPPED_KEY_FILE);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await writeFile(file, "not json", { mode: 0o600 });
+    const bad = await readWrappedKeyFile(root).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(bad).to.be.instanceOf(CorruptWrappedKeyError);
+    expect(bad).to.be.instanceOf(VirError);
+    expect((bad as VirError).codeName).to.equal("INTERNAL_ERROR");
+    expect((bad as VirError).message).to.equal(`internal error: corrupt wrapped master key file '${file}': not JSON`);
+    // a blob the KEK opens but that holds a 16-byte key: the corruption passes through unwrap as itself
+    const kek = (await km.getKey(ops, kekId)).value!;
+    const sealed = seal(kek, `virsecret ${WRAPPED_KEY_FILE} v1 ${kekId}`, new Uint8Array(16).fill(3));
+    kek.fill(0);
+    const e = await unwrapMasterKey(root, { keyId: kekId, sealed }, env).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).to.be.instanceOf(CorruptWrappedKeyError);
+    expect((e as CorruptWrappedKeyError).file).to.equal(file);
+    expect((e as VirError).message).to.equal(`internal error: corrupt wrapped master key file '${file}': the unwrapped key has the wrong length`);
+    // a blob the KEK does not open is the wrong-key error, not a corruption
+    const other = seal(new Uint8Array(32).fill(1), `virsecret ${WRAPPED_KEY_FILE} v1 ${kekId}`, new Uint8Array(32));
+    const w = await unwrapMasterKey(root, { keyId: kekId, sealed: other }, env).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(w).to.be.instanceOf(VirError).and.not.instanceOf(CorruptWrappedKeyError);
+    expect((w as VirError).codeName).to.equal("OPERATION_FAILED");
   });
 
   it("refuses masterKeyEnvelope together with masterKey (rekey of a wrapped root: wrap.test.ts)", async () => {

@@ -14,7 +14,7 @@ import type { LocalKeyManager } from "../../../src/keystore/local.js";
 import { openLocalKeystore } from "../../../src/keystore/local.js";
 import { openSecretDriver, type SecretDriver } from "../../../src/secret/driver.js";
 import { embedURI } from "../../../src/secret/uri.js";
-import { SecretStore } from "../../../src/store/db.js";
+import { SecretStore, WrongMasterKeyError } from "../../../src/store/db.js";
 import {
   PENDING_WRAPPED_KEY_FILE,
   WRAPPED_KEY_FILE,
@@ -260,6 +260,13 @@ describe("wrapping the master key of a root, and rekeying a wrapped root", funct
       "OPERATION_INVALID",
       `Requested operation is not valid: master key of secret root '${root}' was being wrapped by keystore key ${kekId} (keystore '${REF}') when it was interrupted; open it with that keystore to finish`,
     );
+    const plain = await SecretStore.open({ root }).then(
+      async (s) => s.close(),
+      (e: unknown) => e,
+    );
+    expect(plain).to.be.instanceOf(WrongMasterKeyError);
+    expect((plain as WrongMasterKeyError).reason).to.equal("wrap-interrupted");
+    expect((plain as WrongMasterKeyError).codeName).to.equal("OPERATION_INVALID");
     const finished = await withKeystores();
     await expectValues(finished);
     expect(finished.masterKeyWrapping()?.keyId).to.equal(kekId);

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { expect } from "chai";
-import { runQemuImg, type RunQemuImgOptions } from "../../../src/storage/qemu-img.js";
+import { QemuToolMissingError, runQemuImg, type RunQemuImgOptions } from "../../../src/storage/qemu-img.js";
 import { withSecretFile, writeSecretFile } from "../../../src/storage/secret-file.js";
 import { expectVirError } from "./helpers.js";
 
@@ -93,6 +93,13 @@ echo "Formatting '/srv/pool/a.img', fmt=luks size=1048576"; exit 0`);
       "INTERNAL_ERROR",
       "internal error: creation of non-raw file images is not supported without qemu-img. 'qemu-img' was not found on PATH: install the Debian package 'qemu-utils'",
     );
+    // typed, so the volume driver's fallback to the native reader does not match text
+    const e = await runQemuImg(ARGV, { env: { PATH: dir } }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).to.be.instanceOf(QemuToolMissingError);
+    expect((e as QemuToolMissingError).program).to.equal("qemu-img");
   });
 
   it("a timeout kills the child and waits for it", async () => {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { isVirError } from "../../../src/errors.js";
-import { SecretStore } from "../../../src/store/db.js";
+import { SecretStore, WrongMasterKeyError } from "../../../src/store/db.js";
 import { CREDENTIAL_NAME, generateMasterKey, loadMasterKey } from "../../../src/store/masterkey.js";
 import { cleanupRoots, freshRoot } from "./helpers.js";
 
@@ -111,6 +111,10 @@ describe("store/masterkey", () => {
     writeFileSync(own, new Uint8Array(32).fill(9));
     const g = await openError(SecretStore.open({ root }));
     expect(g.message).to.equal(`operation failed: wrong master key for secret store '${root}': key file '${own}' does not open its key-check record`);
+    // typed, so callers need not match the text
+    expect(e).to.be.instanceOf(WrongMasterKeyError);
+    expect(g).to.be.instanceOf(WrongMasterKeyError);
+    expect((g as WrongMasterKeyError).reason).to.equal("wrong-key");
     // A lost generated key is never silently replaced by a new one.
     unlinkSync(own);
     const h = await openError(SecretStore.open({ root }));

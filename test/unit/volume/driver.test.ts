@@ -192,6 +192,17 @@ describe("storage/volume-driver (mock qemu-img)", () => {
       expect(await env.state()).to.deep.equal({ ...NOTHING, secrets: [U1] });
     });
 
+    it("keyCheck without QEMU installed falls back to the native LUKS reader (missing program recognised by type)", async () => {
+      const made = await env.open({ backend: "native" });
+      await env.secrets.elevated().defineWithValue(secretXML({ uuid: U1, usage: ["volume", join(env.pool, "n")] }), enc("first"));
+      await made.createXML(volXML({ name: "n", enc: byUuid(U1) }));
+      const absent = join(env.pool, "no-such-dir");
+      const vd = await env.open({ qemuImg: join(absent, "qemu-img"), qemuIo: join(absent, "qemu-io") });
+      expect(await vd.keyCheck("n")).to.deep.equal({ ok: true, secretUuid: U1 });
+      await env.secrets.lookupByUUID(U1).setValue(enc("second"));
+      expect(await vd.keyCheck("n")).to.deep.equal({ ok: false, secretUuid: U1, reason: "Invalid password, cannot unlock any keyslot" });
+    });
+
     it("the file is made under the value the secret has now; a changed value no longer opens it", async () => {
       const vd = await env.open();
       await env.secrets.elevated().defineWithValue(secretXML({ uuid: U1, usage: ["volume", join(env.pool, "a")] }), enc("first"));
