@@ -14,6 +14,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { Level } from "level";
 import { VirError } from "../errors.js";
+import { SerialQueue } from "../serial-queue.js";
 import { errnoText, fsyncDir, removeStaleTempFiles } from "./atomic-file.js";
 import { PENDING_WRAPPED_KEY_FILE, WRAPPED_KEY_FILE, discardPendingWrap, readWrappedKeyFile } from "./envelope.js";
 import { KeyRing, MasterKeyHandle } from "./keyring.js";
@@ -235,8 +236,8 @@ export class SecretStore {
   private state: "open" | "closing" | "closed" = "open";
   private closing: Promise<void> | undefined;
   // Writes (batch, rekey) run one after another: rekey must see every record
-  // sealed under the key it is replacing.
-  private writeTail: Promise<unknown> = Promise.resolve();
+  // sealed under the key it is replacing. A failed write does not stop later ones.
+  private readonly writes = new SerialQueue();
 
   private constructor(root: string, db: Level<string, string>, loaded: LoadedMasterKey) {
     this.root = root;
@@ -300,9 +301,7 @@ export class SecretStore {
   }
 
   private exclusive<R>(fn: () => Promise<R>): Promise<R> {
-    const run = this.writeTail.then(fn);
-    this.writeTail = run.catch(() => undefined);
-    return run;
+    return this.writes.run(fn);
   }
 
   private keyCheckOp(ring: KeyRing): { type: "put"; key: string; value: string } {
@@ -527,7 +526,7 @@ export class SecretStore {
     if (this.closing !== undefined) return this.closing;
     this.state = "closing";
     this.closing = (async () => {
-      await this.writeTail;
+      await this.writes.run(async () => undefined); // everything queued before has settled
       try {
         await this.db.close();
       } finally {

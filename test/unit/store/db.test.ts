@@ -287,4 +287,23 @@ describe("store/db SecretStore", () => {
     expect((await collect(again.list("secrets"))).length).to.equal(20);
     await again.close();
   });
+
+  it("a batch that fails in the write queue does not block the batches queued after it, nor close()", async () => {
+    const root = freshRoot();
+    const s = await SecretStore.open({ root, masterKey: { key: KEY } });
+    // a BigInt passes the argument checks but cannot be encoded: it fails inside the queue
+    const bad = s.batch([{ type: "put", space: "secrets", key: "bad", data: { n: 1n } }]);
+    const good = s.batch([{ type: "put", space: "secrets", key: "good", data: 2, secret: new Uint8Array([2]) }]);
+    const failed = await bad.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed, "the BigInt batch must fail").to.not.equal(undefined);
+    await good;
+    await s.close();
+    const again = await SecretStore.open({ root, masterKey: { key: KEY } });
+    expect(await again.get("secrets", "bad")).to.equal(undefined);
+    expect((await again.get<number>("secrets", "good"))?.data).to.equal(2);
+    await again.close();
+  });
 });
