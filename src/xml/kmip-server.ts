@@ -13,7 +13,8 @@
 //     </tls>
 //     <data dir='/var/lib/virsecret-kmip'/>      required: LevelDB directory (created)
 //     <seal-key file='/etc/virsecret/kmip.key'/> required: 32-byte seal key (created if absent)
-//     <limits max-message-bytes='1048576' idle-timeout-ms='300000'/>   optional
+//     <limits max-message-bytes='1048576' max-response-bytes='8388608'
+//             idle-timeout-ms='300000'/>         optional; each attribute optional
 //   </kmip-server>
 //
 // Relative paths are resolved against the directory of the configuration
@@ -22,7 +23,7 @@
 // and attributes are errors, so a misspelt <key> cannot pass unnoticed.
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { VirError } from "../errors.js";
-import type { KmipServerConfig } from "../keystore/kmip/server.js";
+import { KMIP_SERVER_MAX_RESPONSE_BYTES, type KmipServerConfig } from "../keystore/kmip/server.js";
 import { DEFAULT_MAX_BYTES } from "../keystore/kmip/ttlv.js";
 import { readXML, type XmlElement } from "./read.js";
 
@@ -35,6 +36,10 @@ export const KMIP_SERVER_MIN_MESSAGE_BYTES = 1024;
 /** each connection may buffer one message this large: bound memory */
 export const KMIP_SERVER_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const KMIP_SERVER_MAX_IDLE_TIMEOUT_MS = 86_400_000;
+/** below this a batch with one Get of a 256-bit key (plus the header) may not fit */
+export const KMIP_SERVER_MIN_RESPONSE_BYTES = 1024;
+/** each response is built whole in memory before it is written: bound it */
+export const KMIP_SERVER_MAX_RESPONSE_BYTES_LIMIT = 256 * 1024 * 1024;
 
 /**
  * A parsed configuration: every field the XML can set, filled (defaults
@@ -42,7 +47,7 @@ export const KMIP_SERVER_MAX_IDLE_TIMEOUT_MS = 86_400_000;
  * programmatic server option does not break the XML parser's type.
  */
 export type ResolvedKmipServerConfig = Required<
-  Pick<KmipServerConfig, "host" | "port" | "ca" | "cert" | "key" | "tlsMinVersion" | "dataDir" | "sealKeyFile" | "maxMessageBytes" | "idleTimeoutMs">
+  Pick<KmipServerConfig, "host" | "port" | "ca" | "cert" | "key" | "tlsMinVersion" | "dataDir" | "sealKeyFile" | "maxMessageBytes" | "maxResponseBytes" | "idleTimeoutMs">
 >;
 
 export interface ParseKmipServerXMLOptions {
@@ -152,15 +157,21 @@ function parseTLS(el: XmlElement, baseDir: string | undefined): { ca: string; ce
   };
 }
 
-function parseLimits(el: XmlElement | undefined): { maxMessageBytes: number; idleTimeoutMs: number } {
-  if (!el) return { maxMessageBytes: DEFAULT_MAX_BYTES, idleTimeoutMs: KMIP_SERVER_DEFAULT_IDLE_TIMEOUT_MS };
-  emptyElement(el, ["max-message-bytes", "idle-timeout-ms"]);
+function parseLimits(el: XmlElement | undefined): { maxMessageBytes: number; maxResponseBytes: number; idleTimeoutMs: number } {
+  const defaults = { maxMessageBytes: DEFAULT_MAX_BYTES, maxResponseBytes: KMIP_SERVER_MAX_RESPONSE_BYTES, idleTimeoutMs: KMIP_SERVER_DEFAULT_IDLE_TIMEOUT_MS };
+  if (!el) return defaults;
+  emptyElement(el, ["max-message-bytes", "max-response-bytes", "idle-timeout-ms"]);
   const mb = el.attrs.get("max-message-bytes");
+  const rb = el.attrs.get("max-response-bytes");
   const idle = el.attrs.get("idle-timeout-ms");
   return {
     maxMessageBytes:
-      mb === undefined ? DEFAULT_MAX_BYTES : boundedInt(mb, KMIP_SERVER_MIN_MESSAGE_BYTES, KMIP_SERVER_MAX_MESSAGE_BYTES, "<limits max-message-bytes>"),
-    idleTimeoutMs: idle === undefined ? KMIP_SERVER_DEFAULT_IDLE_TIMEOUT_MS : boundedInt(idle, 1, KMIP_SERVER_MAX_IDLE_TIMEOUT_MS, "<limits idle-timeout-ms>"),
+      mb === undefined ? defaults.maxMessageBytes : boundedInt(mb, KMIP_SERVER_MIN_MESSAGE_BYTES, KMIP_SERVER_MAX_MESSAGE_BYTES, "<limits max-message-bytes>"),
+    maxResponseBytes:
+      rb === undefined
+        ? defaults.maxResponseBytes
+        : boundedInt(rb, KMIP_SERVER_MIN_RESPONSE_BYTES, KMIP_SERVER_MAX_RESPONSE_BYTES_LIMIT, "<limits max-response-bytes>"),
+    idleTimeoutMs: idle === undefined ? defaults.idleTimeoutMs : boundedInt(idle, 1, KMIP_SERVER_MAX_IDLE_TIMEOUT_MS, "<limits idle-timeout-ms>"),
   };
 }
 

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import type { KeystoreConfig } from "../../../src/keystore/config.js";
 import { DEFAULT_MAX_BYTES } from "../../../src/keystore/kmip/ttlv.js";
+import { KMIP_SERVER_MAX_RESPONSE_BYTES } from "../../../src/keystore/kmip/server.js";
 import { parseKeystoreXML } from "../../../src/xml/keystore.js";
 import { parseKmipServerXML, type ResolvedKmipServerConfig } from "../../../src/xml/kmip-server.js";
 import { escapeXML } from "../../../src/xml/write.js";
@@ -126,7 +127,7 @@ const kmipServer: fc.Arbitrary<Case<ResolvedKmipServerConfig>> = fc
     ca: absPath, cert: absPath, key: absPath,
     relative: fc.boolean(),
     data: seg, seal: seg,
-    limits: opt(fc.record({ mb: opt(fc.integer({ min: 1024, max: 64 * 1024 * 1024 })), idle: opt(fc.integer({ min: 1, max: 86_400_000 })) })),
+    limits: opt(fc.record({ mb: opt(fc.integer({ min: 1024, max: 64 * 1024 * 1024 })), rb: opt(fc.integer({ min: 1024, max: 256 * 1024 * 1024 })), idle: opt(fc.integer({ min: 1, max: 86_400_000 })) })),
     l: layout,
   })
   .map((r) => {
@@ -141,7 +142,7 @@ const kmipServer: fc.Arbitrary<Case<ResolvedKmipServerConfig>> = fc
       `<tls${r.minVersion ? ` min-version='${r.minVersion}'` : ""}><ca>${e(r.ca)}</ca><cert>${e(r.cert)}</cert><key>${e(r.key)}</key></tls>`,
       `<data dir='${e(dataWritten)}'/>`,
       `<seal-key file='${e(sealWritten)}'/>`,
-      ...(r.limits ? [`<limits${r.limits.mb !== undefined ? ` max-message-bytes='${r.limits.mb}'` : ""}${r.limits.idle !== undefined ? ` idle-timeout-ms='${r.limits.idle}'` : ""}/>`] : []),
+      ...(r.limits ? [`<limits${r.limits.mb !== undefined ? ` max-message-bytes='${r.limits.mb}'` : ""}${r.limits.rb !== undefined ? ` max-response-bytes='${r.limits.rb}'` : ""}${r.limits.idle !== undefined ? ` idle-timeout-ms='${r.limits.idle}'` : ""}/>`] : []),
     ];
     const config: ResolvedKmipServerConfig = {
       host: r.listen?.host ?? "127.0.0.1",
@@ -151,6 +152,7 @@ const kmipServer: fc.Arbitrary<Case<ResolvedKmipServerConfig>> = fc
       dataDir: `${base}/${dataRel}`,
       sealKeyFile: `${base}/${sealRel}`,
       maxMessageBytes: r.limits?.mb ?? DEFAULT_MAX_BYTES,
+      maxResponseBytes: r.limits?.rb ?? KMIP_SERVER_MAX_RESPONSE_BYTES,
       idleTimeoutMs: r.limits?.idle ?? 300_000,
     };
     return { config, xml: doc("kmip-server", kids, r.l[0], r.l[1]) };

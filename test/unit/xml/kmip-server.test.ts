@@ -27,6 +27,7 @@ const DEFAULTS: ResolvedKmipServerConfig = {
   dataDir: "/var/lib/kmip",
   sealKeyFile: "/etc/kmip/seal.key",
   maxMessageBytes: 1048576,
+  maxResponseBytes: 8388608,
   idleTimeoutMs: 300000,
 };
 
@@ -35,7 +36,7 @@ const GOOD: Array<[string, string, ResolvedKmipServerConfig]> = [
   [
     "everything, any order, blanks around text",
     `<kmip-server>
-       <limits max-message-bytes='65536' idle-timeout-ms='5000'/>
+       <limits max-message-bytes='65536' idle-timeout-ms='5000' max-response-bytes='131072'/>
        <seal-key file='/etc/kmip/seal.key'/>
        <tls min-version='1.3'>
          <key> /pki/s.key </key>
@@ -45,7 +46,7 @@ const GOOD: Array<[string, string, ResolvedKmipServerConfig]> = [
        <data dir='/var/lib/kmip'/>
        <listen host='0.0.0.0' port='15696'/>
      </kmip-server>`,
-    { ...DEFAULTS, host: "0.0.0.0", port: 15696, tlsMinVersion: "TLSv1.3", maxMessageBytes: 65536, idleTimeoutMs: 5000 },
+    { ...DEFAULTS, host: "0.0.0.0", port: 15696, tlsMinVersion: "TLSv1.3", maxMessageBytes: 65536, maxResponseBytes: 131072, idleTimeoutMs: 5000 },
   ],
   ["listen port 0 (any free port), default host", doc(`<listen port='0'/>${TLS}${STORE}`), { ...DEFAULTS, port: 0 }],
   ["listen on a bracketed IPv6 literal", doc(`<listen host='[::1]'/>${TLS}${STORE}`), { ...DEFAULTS, host: "::1" }],
@@ -53,6 +54,8 @@ const GOOD: Array<[string, string, ResolvedKmipServerConfig]> = [
   ["tls min-version 1.2 explicit", doc(`<tls min-version='1.2'><ca>/pki/ca.pem</ca><cert>/pki/s.pem</cert><key>/pki/s.key</key></tls>${STORE}`), DEFAULTS],
   ["limits with one attribute", doc(`${TLS}${STORE}<limits idle-timeout-ms='1'/>`), { ...DEFAULTS, idleTimeoutMs: 1 }],
   ["limits empty", doc(`${TLS}${STORE}<limits/>`), DEFAULTS],
+  ["max response at its lower bound", doc(`${TLS}${STORE}<limits max-response-bytes='1024'/>`), { ...DEFAULTS, maxResponseBytes: 1024 }],
+  ["max response at its upper bound, blanks around", doc(`${TLS}${STORE}<limits max-response-bytes=' 268435456 '/>`), { ...DEFAULTS, maxResponseBytes: 268435456 }],
   [
     "relative paths resolve against the config directory",
     doc("<tls><ca>pki/ca.pem</ca><cert>./pki/s.pem</cert><key>../shared/s.key</key></tls><data dir='db'/><seal-key file='seal.key'/>"),
@@ -99,6 +102,11 @@ const BAD: Array<[string, string, string | RegExp, boolean]> = [
   ["listen with a child", doc(`<listen><port>1</port></listen>${TLS}${STORE}`), "unexpected element <port> in <listen>", true],
   ["max message too small", doc(`${TLS}${STORE}<limits max-message-bytes='1023'/>`), "<limits max-message-bytes> must be an integer from 1024 to 67108864, got '1023'", false],
   ["max message too large", doc(`${TLS}${STORE}<limits max-message-bytes='67108865'/>`), "<limits max-message-bytes> must be an integer from 1024 to 67108864, got '67108865'", false],
+  ["max response too small", doc(`${TLS}${STORE}<limits max-response-bytes='1023'/>`), "<limits max-response-bytes> must be an integer from 1024 to 268435456, got '1023'", false],
+  ["max response too large", doc(`${TLS}${STORE}<limits max-response-bytes='268435457'/>`), "<limits max-response-bytes> must be an integer from 1024 to 268435456, got '268435457'", false],
+  ["max response negative", doc(`${TLS}${STORE}<limits max-response-bytes='-1'/>`), "<limits max-response-bytes> must be an integer from 1024 to 268435456, got '-1'", true],
+  ["max response with a unit", doc(`${TLS}${STORE}<limits max-response-bytes='8MiB'/>`), "<limits max-response-bytes> must be an integer from 1024 to 268435456, got '8MiB'", true],
+  ["max response empty", doc(`${TLS}${STORE}<limits max-response-bytes=''/>`), "<limits max-response-bytes> must be an integer from 1024 to 268435456, got ''", true],
   ["idle timeout zero", doc(`${TLS}${STORE}<limits idle-timeout-ms='0'/>`), "<limits idle-timeout-ms> must be an integer from 1 to 86400000, got '0'", false],
   ["idle timeout with a unit", doc(`${TLS}${STORE}<limits idle-timeout-ms='5s'/>`), "<limits idle-timeout-ms> must be an integer from 1 to 86400000, got '5s'", true],
   ["limits with an unknown attribute", doc(`${TLS}${STORE}<limits max-connections='5'/>`), "unexpected attribute 'max-connections' on <limits>", true],
