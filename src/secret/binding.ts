@@ -247,8 +247,9 @@ export class KeyBindings {
     } catch (e) {
       throw keyError(b, e);
     }
+    let pass: Uint8Array | undefined;
     try {
-      const pass = passphraseFromKey(obj);
+      pass = passphraseFromKey(obj);
       // a fresh buffer the caller owns: the passphrase may alias the key bytes
       const out = new Uint8Array(pass);
       if (out.length === 0) throw new VirError("INVALID_SECRET", `keystore key ${b.keyId} of secret '${b.uuid}' is empty`);
@@ -256,6 +257,8 @@ export class KeyBindings {
     } catch (e) {
       throw keyError(b, e);
     } finally {
+      // both the key bytes and the hex passphrase made from them (a separate buffer for a symmetric key)
+      pass?.fill(0);
       obj.value?.fill(0);
     }
   }

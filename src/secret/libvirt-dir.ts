@@ -59,19 +59,22 @@ export function decryptAes256cbc(text: string, key: Uint8Array, what: string): U
   if (raw.length < 32 || (raw.length - 16) % 16 !== 0) {
     throw new VirError("INVALID_SECRET", `Encrypted secret size '${raw.length}' is invalid`);
   }
+  let a: Buffer | undefined;
+  let b: Buffer | undefined;
   try {
     const d = createDecipheriv("aes-256-cbc", key, raw.subarray(0, 16));
-    const a = d.update(raw.subarray(16));
-    const b = d.final();
+    a = d.update(raw.subarray(16));
+    b = d.final();
     const out = new Uint8Array(a.length + b.length);
     out.set(a, 0);
     out.set(b, a.length);
-    a.fill(0);
-    b.fill(0);
     return out;
   } catch {
     throw new VirError("INVALID_SECRET", `cannot decrypt '${what}': wrong key or corrupt data`);
   } finally {
+    // a failed padding check still leaves update()'s plaintext of all blocks but the last
+    a?.fill(0);
+    b?.fill(0);
     raw.fill(0);
   }
 }

@@ -13,9 +13,13 @@ export const GENERATED_PASSPHRASE_ENTROPY = 32;
 /** A random passphrase: lowercase hex of 32 random bytes, as ASCII bytes. */
 export function generatePassphrase(): Uint8Array {
   const raw = randomBytes(GENERATED_PASSPHRASE_ENTROPY);
+  let ascii: Buffer | undefined;
   try {
-    return new Uint8Array(Buffer.from(raw.toString("hex"), "ascii"));
+    ascii = Buffer.from(raw.toString("hex"), "ascii");
+    // a copy outside Buffer's shared pool, which the intermediate may live in
+    return new Uint8Array(ascii);
   } finally {
+    ascii?.fill(0);
     raw.fill(0);
   }
 }
@@ -31,10 +35,14 @@ export function keyForVolume(km: KeyManager, ctx: Context | undefined, byok?: st
 /** The passphrase a keystore key gives a LUKS volume. */
 export async function passphraseOfKey(km: KeyManager, ctx: Context | undefined, keyId: string): Promise<Uint8Array> {
   const obj = await km.getKey(ctx, keyId);
+  let pass: Uint8Array | undefined;
   try {
     if (!obj.value || obj.value.length === 0) throw new KeyManagerError(`key ${keyId} has no value`);
-    return new Uint8Array(passphraseFromKey(obj));
+    pass = passphraseFromKey(obj);
+    return new Uint8Array(pass);
   } finally {
+    // the hex passphrase is a buffer of its own for a symmetric key; a passphrase object's aliases obj.value
+    pass?.fill(0);
     obj.value?.fill(0);
   }
 }

@@ -47,6 +47,30 @@ describe("keystore-backed secrets", function () {
     expect(Buffer.from(b).equals(Buffer.from(a))).to.equal(true);
   });
 
+  it("the hex passphrase made from the key bytes is wiped once the caller has its copy", async () => {
+    const keyId = await km.createKey(tenant, { length: 256 });
+    const drv = await open("host-a");
+    await drv.defineXML(secretXML({ uuid: U1 }));
+    await bind(drv, U1, keyId);
+    // SPY on TextEncoder.encode (passphraseFromKey encodes the hex with it): keep what it hands out
+    const made: Uint8Array[] = [];
+    const real = TextEncoder.prototype.encode;
+    TextEncoder.prototype.encode = function (this: InstanceType<typeof TextEncoder>, input?: string) {
+      const out = real.call(this, input);
+      if (input !== undefined && /^[0-9a-f]{64}$/.test(input)) made.push(out);
+      return out;
+    };
+    let value: Uint8Array;
+    try {
+      value = await drv.lookupByUUID(U1).getValue();
+    } finally {
+      TextEncoder.prototype.encode = real;
+    }
+    expect(dec(value)).to.match(/^[0-9a-f]{64}$/);
+    expect(made.length).to.be.greaterThan(0);
+    for (const m of made) expect(m.every((x) => x === 0), "an unwiped copy of the passphrase").to.equal(true);
+  });
+
   it("a passphrase object is used as its text", async () => {
     const keyId = await km.storeKey(tenant, { kind: "passphrase", value: enc("correct horse battery") });
     const drv = await open("host-a");

@@ -1,6 +1,6 @@
 // libvirt on-disk layout: export writes libvirt 9.0's files exactly; import
 // follows §3.3's load rules, strict base64, and libvirt 12's .aes256cbc.
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cbc } from "@noble/ciphers/aes.js";
@@ -149,5 +149,31 @@ describe("secret/libvirt-dir", function () {
     const tampered = Buffer.from(aesFile(key, enc("x")), "base64");
     tampered[tampered.length - 1]! ^= 0xff;
     await expectVirError(() => decryptAes256cbc(tampered.toString("base64"), key, "f"), "INVALID_SECRET", "Invalid secret: cannot decrypt 'f': wrong key or corrupt data");
+  });
+
+  it("decryptAes256cbc wipes the blocks it decrypted when the padding check then fails", async () => {
+    const key = randomBytes(32);
+    const value = enc("a three-block secret value, 40 bytes long"); // blocks 1-2 come out of update()
+    const tampered = Buffer.from(aesFile(key, value), "base64");
+    tampered[tampered.length - 1]! ^= 0xff;
+    // SPY on the decipher's update(): keep the plaintext buffers it hands out
+    const proto = Object.getPrototypeOf(createDecipheriv("aes-256-cbc", key, randomBytes(16))) as { update: (...a: unknown[]) => Buffer };
+    const own = Object.getOwnPropertyDescriptor(proto, "update");
+    const real = proto.update;
+    const made: Buffer[] = [];
+    proto.update = function (this: unknown, ...a: unknown[]) {
+      const out = real.apply(this, a);
+      made.push(out);
+      return out;
+    };
+    try {
+      await expectVirError(() => decryptAes256cbc(tampered.toString("base64"), key, "f"), "INVALID_SECRET", /wrong key or corrupt data/);
+    } finally {
+      if (own !== undefined) Object.defineProperty(proto, "update", own);
+      else delete (proto as { update?: unknown }).update;
+    }
+    expect(made.length).to.equal(1);
+    expect(made[0]!.length).to.equal(32);
+    expect(made[0]!.every((x) => x === 0), "the decrypted blocks are still in memory").to.equal(true);
   });
 });
