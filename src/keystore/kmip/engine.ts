@@ -293,16 +293,15 @@ export class KmipEngine {
   private async locate(owner: string, v: ProtocolVersion, p: StructureItem): Promise<StructureItem> {
     const req = M.decodeLocateRequest(p);
     const f = req.attributes;
-    const matches = (await this.store.list(owner)).filter(
+    // newest first, as PyKMIP; seq breaks ties, so pages are stable
+    const matches = (await this.store.locateEntries(owner)).filter(
       (o) =>
         (f.objectType === undefined || o.objectType === f.objectType) &&
         (f.state === undefined || o.state === f.state) &&
-        (f.cryptographicAlgorithm === undefined || o.attributes.cryptographicAlgorithm === f.cryptographicAlgorithm) &&
-        (f.cryptographicLength === undefined || o.attributes.cryptographicLength === f.cryptographicLength) &&
-        (!f.names?.length || f.names.every((n) => o.attributes.names?.includes(n))),
+        (f.cryptographicAlgorithm === undefined || o.cryptographicAlgorithm === f.cryptographicAlgorithm) &&
+        (f.cryptographicLength === undefined || o.cryptographicLength === f.cryptographicLength) &&
+        (!f.names?.length || f.names.every((n) => o.names?.includes(n))),
     );
-    // newest first, as PyKMIP; seq breaks ties, so pages are stable
-    matches.sort((a, b) => b.seq - a.seq);
     const offset = Math.max(0, req.offsetItems ?? 0);
     const max = req.maximumItems !== undefined && req.maximumItems >= 0 ? req.maximumItems : Infinity;
     const page = matches.slice(offset, offset + max).map((o) => o.uid);

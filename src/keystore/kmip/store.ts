@@ -24,6 +24,38 @@ export interface StoredObject {
   readonly format: { keyFormatType?: number; secretDataType?: number; opaqueDataType?: number };
 }
 
+/**
+ * What Locate filters and orders on: a slim copy of an object's metadata,
+ * kept in memory per owner so paging through n objects does not read all n
+ * records for every page.
+ */
+export interface LocateEntry {
+  readonly uid: string;
+  readonly seq: number;
+  readonly objectType: number;
+  readonly state: number;
+  readonly cryptographicAlgorithm?: number;
+  readonly cryptographicLength?: number;
+  readonly names?: readonly string[];
+}
+
+/** One owner's Locate entries: by uid, and sorted newest first on demand. */
+interface OwnerIndex {
+  readonly byUid: Map<string, LocateEntry>;
+  /** newest first; dropped on every change and rebuilt by the next Locate */
+  newestFirst?: LocateEntry[];
+}
+
+const locateEntry = (o: StoredObject): LocateEntry => ({
+  uid: o.uid,
+  seq: o.seq,
+  objectType: o.objectType,
+  state: o.state,
+  cryptographicAlgorithm: o.attributes.cryptographicAlgorithm,
+  cryptographicLength: o.attributes.cryptographicLength,
+  names: o.attributes.names ? [...o.attributes.names] : undefined,
+});
+
 interface Record_ extends StoredObject {
   /** base64(nonce ‖ ciphertext) */
   readonly sealed: string;
@@ -63,6 +95,12 @@ const hexOf = (s: string): string => Buffer.from(s, "utf8").toString("hex");
 
 export class KmipObjectStore {
   private seq = 0;
+  /**
+   * Owners whose Locate index is loaded or loading. The process holds the
+   * LevelDB lock, so every write goes through this object and can keep it
+   * current.
+   */
+  private readonly indexes = new Map<string, Promise<OwnerIndex>>();
 
   private constructor(
     private readonly db: Level<string, Record_>,
@@ -96,6 +134,7 @@ export class KmipObjectStore {
     const ct = xchacha20poly1305(this.sealKey, nonce, Buffer.from(k)).encrypt(material);
     const sealed = Buffer.concat([nonce, ct]).toString("base64");
     await this.db.put(k, { ...obj, sealed });
+    await this.indexChanged(obj.owner, (ix) => ix.byUid.set(obj.uid, locateEntry(obj)));
   }
 
   /** Update metadata only (state, dates); the sealed material is kept. */
@@ -104,6 +143,7 @@ export class KmipObjectStore {
     const cur = await this.db.get(k);
     if (!cur) throw new KmipStoreError(`object ${obj.uid} vanished during an update`);
     await this.db.put(k, { ...obj, sealed: cur.sealed });
+    await this.indexChanged(obj.owner, (ix) => ix.byUid.set(obj.uid, locateEntry(obj)));
   }
 
   /** The object if `owner` owns it; undefined for absent and foreign alike. */
@@ -128,6 +168,53 @@ export class KmipObjectStore {
 
   async delete(owner: string, uid: string): Promise<void> {
     await this.db.del(this.key(owner, uid));
+    await this.indexChanged(owner, (ix) => ix.byUid.delete(uid));
+  }
+
+  /**
+   * Apply a write to the owner's index if one is loaded or loading. Called
+   * after the database write: a load that starts later reads it from the
+   * database, one already scanning may have missed it, so we wait for the
+   * scan and apply it again (every change is idempotent by uid).
+   */
+  private async indexChanged(owner: string, change: (ix: OwnerIndex) => void): Promise<void> {
+    const pending = this.indexes.get(owner);
+    if (!pending) return;
+    let ix: OwnerIndex;
+    try {
+      ix = await pending;
+    } catch {
+      return; // the failed load was dropped; the next Locate loads afresh
+    }
+    change(ix);
+    ix.newestFirst = undefined;
+  }
+
+  private ownerIndex(owner: string): Promise<OwnerIndex> {
+    let pending = this.indexes.get(owner);
+    if (!pending) {
+      pending = (async () => {
+        const byUid = new Map<string, LocateEntry>();
+        for (const o of await this.list(owner)) byUid.set(o.uid, locateEntry(o));
+        return { byUid };
+      })();
+      this.indexes.set(owner, pending);
+      pending.catch(() => {
+        if (this.indexes.get(owner) === pending) this.indexes.delete(owner);
+      });
+    }
+    return pending;
+  }
+
+  /**
+   * The owner's objects for Locate, newest first (creation order, so pages
+   * are stable). The first call per owner reads the owner's records once;
+   * later ones read nothing.
+   */
+  async locateEntries(owner: string): Promise<readonly LocateEntry[]> {
+    const ix = await this.ownerIndex(owner);
+    ix.newestFirst ??= [...ix.byUid.values()].sort((a, b) => b.seq - a.seq);
+    return ix.newestFirst;
   }
 
   /** Every object of `owner`. */
@@ -142,6 +229,7 @@ export class KmipObjectStore {
   }
 
   async close(): Promise<void> {
+    this.indexes.clear();
     await this.db.close();
   }
 }
