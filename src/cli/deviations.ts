@@ -94,9 +94,9 @@ export const DEVIATIONS: readonly Deviation[] = [
     id: "help-scope",
     command: "help, -h/--help, no command, -v/-V/--version[=TYPE], global options",
     virsh:
-      "`help` and `-h` list every virsh command group; no command starts an interactive shell; `-v`/`--version` print the libvirt version, `-V`/`--version=long` its build features; global options -d, -e, -k, -K, -l, -r, -t exist",
+      "`help` and `-h` list every virsh command group; no command starts an interactive shell; `-v`/`--version` print the libvirt version, `-V`/`--version=long` its build features; global options -d, -e, -k, -K, -l, -t exist",
     virsecret:
-      "`help` and `-h` list virsecret's commands (`help <command>` is byte-identical to virsh's for the shared commands); no command gives `error: no command given (virsecret has no interactive shell); see 'virsecret help'`, exit 1; `-v`/`--version` print virsecret's version, `-V`/`--version=long` one line naming it; the global options are -c, -q, -h, -v, -V (with virsh's getopt rules and error texts), others are `unsupported option`",
+      "`help` and `-h` list virsecret's commands (`help <command>` is byte-identical to virsh's for the shared commands); no command gives `error: no command given (virsecret has no interactive shell); see 'virsecret help'`, exit 1; `-v`/`--version` print virsecret's version, `-V`/`--version=long` one line naming it; the global options are -c, -q, -r, -h, -v, -V (with virsh's getopt rules and error texts), others are `unsupported option`",
     reason: "virsecret is a secret-driver tool, not a general hypervisor shell",
   },
   {

@@ -1,4 +1,4 @@
-// `virsecret [-c URI] [-q|--quiet] <command> [options]`: virsh's front end for
+// `virsecret [-c URI] [-q|--quiet] [-r|--readonly] <command> [options]`: virsh's front end for
 // the secret commands. Order as virsh: global options, command parse, connect,
 // run, then the end-of-command blank line on stdout unless -q.
 import { readFileSync } from "node:fs";
@@ -103,6 +103,7 @@ function usage(): string {
     "                            else /var/lib/virsecret as root, else $XDG_DATA_HOME/virsecret)\n" +
     "    -h | --help             this help\n" +
     "    -q | --quiet            quiet mode\n" +
+    "    -r | --readonly         connect readonly\n" +
     "    -v                      short version\n" +
     "    -V                      long version\n" +
     "         --version[=TYPE]   version, TYPE is short or long (default short)\n\n" +
@@ -186,7 +187,11 @@ export async function main(argv: readonly string[], io: CliIO, opts: MainOptions
   const keystores = new CliKeystores();
   if (runs.some((r) => r.cmd.needsDriver) && drv === undefined) {
     try {
-      drv = await openSecretDriver({ uri: global.uri ?? defaultSecretURI(io.env ?? process.env), keystores: keystores.resolve });
+      drv = await openSecretDriver({
+        uri: global.uri ?? defaultSecretURI(io.env ?? process.env),
+        keystores: keystores.resolve,
+        readOnly: global.readOnly,
+      });
     } catch (e) {
       io.stderr("error: failed to connect to the hypervisor\n");
       return err(errorText(e));

@@ -106,6 +106,8 @@ export function parseCommandArgs(spec: CommandSpec, args: readonly string[]): Pa
 export interface GlobalOptions {
   uri?: string;
   quiet: boolean;
+  /** -r, --readonly: open the connection read-only, as virsh's virConnectOpenReadOnly */
+  readOnly: boolean;
   /** print the version (-v, --version[=short]; -V, --version=long) and stop */
   version: false | "short" | "long";
   /** print the global help and stop */
@@ -115,7 +117,7 @@ export interface GlobalOptions {
 }
 
 /** virsecret's long global options: virsh's, less those it has no use for. */
-const LONG_OPTIONS = ["connect", "help", "quiet", "version"] as const;
+const LONG_OPTIONS = ["connect", "help", "quiet", "readonly", "version"] as const;
 
 /**
  * Parse virsh's global options (getopt_long with "+": option parsing stops at
@@ -123,7 +125,7 @@ const LONG_OPTIONS = ["connect", "help", "quiet", "version"] as const;
  * getopt meets them, so whatever follows one is not looked at.
  */
 export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
-  const g: GlobalOptions = { quiet: false, version: false, help: false, rest: [] };
+  const g: GlobalOptions = { quiet: false, readOnly: false, version: false, help: false, rest: [] };
   const needUri = (): never => {
     throw new UsageError("option '-c'/'--connect' requires an argument");
   };
@@ -140,6 +142,7 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
       // getopt_long takes any unambiguous prefix (--conn, --qui)
       const name = typed === "" ? undefined : LONG_OPTIONS.find((o) => o.startsWith(typed));
       // getopt's complaint names a known option by its short letter, anything else as typed
+      // (every long option's first letter is its short one, --readonly's too)
       if (name === undefined) throw new UsageError(`unsupported option '${a}'. See --help.`);
       if (name === "connect") {
         if (eq >= 0) g.uri = a.slice(eq + 1);
@@ -151,7 +154,8 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
       if (name === "version") return { ...g, version: eq >= 0 && a.slice(eq + 1) === "long" ? "long" : "short" };
       if (eq >= 0) throw new UsageError(`unsupported option '-${name[0]}'. See --help.`);
       if (name === "help") return { ...g, help: true };
-      g.quiet = true;
+      if (name === "readonly") g.readOnly = true;
+      else g.quiet = true;
       continue;
     }
     if (a.startsWith("-") && a.length > 1) {
@@ -159,6 +163,7 @@ export function parseGlobalArgs(argv: readonly string[]): GlobalOptions {
       for (let j = 1; j < a.length; j++) {
         const c = a[j]!;
         if (c === "q") g.quiet = true;
+        else if (c === "r") g.readOnly = true;
         else if (c === "h") return { ...g, help: true };
         else if (c === "v") return { ...g, version: "short" };
         else if (c === "V") return { ...g, version: "long" };

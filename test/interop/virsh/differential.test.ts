@@ -195,6 +195,23 @@ describe("virsh differential: embedded secret:///embed?root=… (virsh 9.0 vs vi
     });
   });
 
+  describe("-r / --readonly: a read-only connection", () => {
+    it("reads work; get-value, set-value, define and undefine are refused; nothing changes", async () => {
+      await both(["-r", "secret-list"]);
+      await both(["--readonly", "secret-dumpxml", PUB]);
+      await both(["-r", "secret-get-value", PUB]);
+      await both(["--read", "secret-get-value", PUB, "--plain"], { quiet: true });
+      await both(["-r", "secret-set-value", PUB, "--file", join(work, "v64")]);
+      await both(["-r", "secret-define", join(work, "pub.xml")]);
+      await both(["-r", "secret-undefine", PUB]);
+      await both(["-r", "secret-get-value", "11111111-2222-3333-4444-555555555555"]);
+      await both(["-r", "secret-event", "--list"]);
+      await both(["-r", "secret-list; secret-get-value " + PUB]);
+      await both(["secret-get-value", PUB]);
+      for (const argv of [["--readonly=1", "secret-list"], ["-rZ", "secret-list"]]) expectSame(virshRaw(argv), await oursRaw(argv), argv.join(" "));
+    });
+  });
+
   describe("usage errors", () => {
     const cases = [
       ["secret-define"],

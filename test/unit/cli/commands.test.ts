@@ -572,6 +572,43 @@ describe("cli: virsecret commands (in-process)", function () {
     });
   });
 
+  describe("-r / --readonly: a read-only connection (texts as virsh 9.0 -r on secret:///embed)", () => {
+    const U = "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f";
+    const r = (...args: string[]) => runCli(["-r", "-c", uri, ...args]);
+    let xml: string;
+    beforeEach(async () => {
+      xml = file("s.xml", `<secret ephemeral='no' private='no'><uuid>${U}</uuid><usage type='volume'><volume>/x</volume></usage></secret>`);
+      file("v64", "QUJD\n");
+      expect((await v("secret-define", xml)).code).to.equal(0);
+      expect((await v("secret-set-value", U, "--file", join(dir, "v64"))).code).to.equal(0);
+    });
+    const refused = (fn: string, first?: string) => ({
+      code: 1,
+      out: "\n",
+      err: `${first ? `error: ${first}\n` : ""}error: operation forbidden: read only access prevents ${fn}\n`,
+    });
+
+    it("secret-get-value is refused, and no value reaches stdout", async () => {
+      expect(await r("secret-get-value", U)).to.deep.include(refused("virSecretGetValue"));
+      expect(await runCli(["--readonly", "-c", uri, "secret-get-value", U, "--plain"])).to.deep.include(refused("virSecretGetValue"));
+    });
+    it("secret-set-value, secret-define and secret-undefine are refused and change nothing", async () => {
+      file("v2", "WFla\n");
+      expect(await r("secret-set-value", U, "--file", join(dir, "v2"))).to.deep.include(refused("virSecretSetValue", "Failed to set secret value"));
+      expect(await r("secret-undefine", U)).to.deep.include(refused("virSecretUndefine", `Failed to delete secret ${U}`));
+      expect(await r("secret-define", xml)).to.deep.include(refused("virSecretDefineXML", `Failed to set attributes from ${xml}`));
+      // the value set before is still there (-q: no newline after it, as virsh)
+      expect(await vq("secret-get-value", U)).to.deep.include({ code: 0, out: "QUJD" });
+    });
+    it("secret-list, secret-dumpxml and secret-event --list work", async () => {
+      expect(await r("secret-list")).to.deep.equal(await v("secret-list"));
+      const dump = await r("secret-dumpxml", U);
+      expect(dump).to.deep.include({ code: 0, err: "" });
+      expect(dump.out).to.contain(`<uuid>${U}</uuid>`);
+      expect(await r("secret-event", "--list")).to.deep.include({ code: 0, out: "lifecycle\nvalue-changed\n\n", err: "" });
+    });
+  });
+
   describe("help", () => {
     it("help <command> as virsh prints it", async () => {
       expect(await runCli(["help", "secret-define"])).to.deep.include({

@@ -115,6 +115,19 @@ describe("cli/options: global arguments", () => {
     expect(parseGlobalArgs(["--vers"]).version).to.equal("short");
   });
 
+  it("-r / --readonly (and its prefixes, clustered with -q and -c), off by default; --readonly=X refused as '-r' (verified against virsh 9.0)", () => {
+    expect(parseGlobalArgs(["-c", "u", "x"]).readOnly).to.equal(false);
+    expect(parseGlobalArgs(["-r", "-c", "u", "x"])).to.deep.include({ readOnly: true, uri: "u", quiet: false, rest: ["x"] });
+    expect(parseGlobalArgs(["--readonly", "x"])).to.deep.include({ readOnly: true, rest: ["x"] });
+    expect(parseGlobalArgs(["--read", "x"]).readOnly).to.equal(true);
+    expect(parseGlobalArgs(["--r", "x"]).readOnly).to.equal(true);
+    expect(parseGlobalArgs(["-rq", "x"])).to.deep.include({ readOnly: true, quiet: true });
+    expect(parseGlobalArgs(["-qrcu", "x"])).to.deep.include({ readOnly: true, quiet: true, uri: "u" });
+    // after the command it is the command's argument, not a global option
+    expect(parseGlobalArgs(["x", "-r"])).to.deep.include({ readOnly: false, rest: ["x", "-r"] });
+    expect(usageError(() => parseGlobalArgs(["--readonly=1", "x"]))).to.equal("unsupported option '-r'. See --help.");
+  });
+
   it("-v / --version[=short|other] short, -V / --version=long long; -h and -v end parsing where they stand", () => {
     expect(parseGlobalArgs(["-v"]).version).to.equal("short");
     expect(parseGlobalArgs(["--version"]).version).to.equal("short");
