@@ -52,26 +52,6 @@ describe("cli/options: command arguments", () => {
     expect(usageError(() => parseCommandArgs(setValue, ["-x", "U", "B"]))).to.equal("unexpected data 'B'");
   });
 
-  it("long options by unambiguous prefix, as getopt_long (verified: virsh --qui, --vers, --conn=U)", () => {
-    expect(parseGlobalArgs(["--conn=u", "--qui", "x"])).to.deep.include({ uri: "u", quiet: true, rest: ["x"] });
-    expect(parseGlobalArgs(["--co", "u", "x"])).to.deep.include({ uri: "u", rest: ["x"] });
-    expect(parseGlobalArgs(["--he"]).help).to.equal(true);
-    expect(parseGlobalArgs(["--vers"]).version).to.equal("short");
-  });
-
-  it("-v / --version[=short|other] short, -V / --version=long long; -h and -v end parsing where they stand", () => {
-    expect(parseGlobalArgs(["-v"]).version).to.equal("short");
-    expect(parseGlobalArgs(["--version"]).version).to.equal("short");
-    expect(parseGlobalArgs(["--version=foo"]).version).to.equal("short");
-    expect(parseGlobalArgs(["-V"]).version).to.equal("long");
-    expect(parseGlobalArgs(["-qV"])).to.deep.include({ quiet: true, version: "long" });
-    expect(parseGlobalArgs(["--version=long", "x"]).version).to.equal("long");
-    // virsh prints help for `-h -Z` and the version for `-v -h`
-    expect(parseGlobalArgs(["-h", "-Z"])).to.deep.include({ help: true, version: false });
-    expect(parseGlobalArgs(["-v", "-h"])).to.deep.include({ help: false, version: "short" });
-    expect(parseGlobalArgs(["-hv"])).to.deep.include({ help: true, version: false });
-  });
-
   it("error texts", () => {
     expect(usageError(() => parseCommandArgs(setValue, ["--file", "f"]))).to.equal(
       "command 'secret-set-value' requires <secret> option",
