@@ -104,27 +104,43 @@ describe("storage/volume-driver with a keystore (local backend, mock qemu-img)",
     expect(await env.state()).to.deep.equal({ files: [], secrets: [], volumes: [], pending: [], secretFiles: [] });
   });
 
-  it("keystore down during the rollback too: the intent stays and the next open removes the clone", async () => {
-    const ks = new FaultInjectingKeyManager(env.local());
-    const original = await ks.createKey(ALICE);
-    const vd = await env.open({ keystore: ks, keystoreContext: ALICE, env: env.procEnv("wait-fail") });
+  /** Collect process warnings while `fn` runs (and one turn after, when they are delivered). */
+  async function withWarnings(fn: (warnings: readonly string[]) => Promise<void>): Promise<string[]> {
     const warnings: string[] = [];
     const onWarning = (w: Error): void => void warnings.push(w.message);
     process.on("warning", onWarning);
     try {
-      const p = rejection(vd.createXML(volXML({ name: "f.img" }), { keyId: original }));
-      while ((await env.log()).length === 0) await new Promise((r) => setTimeout(r, 20));
-      // copyKey and getKey are done; arm so that the next call (the rollback's deleteKey) fails
-      ks.failAfter("listKeys");
-      await ks.listKeys(ALICE);
-      await writeFile(join(env.mockDir, "go"), "");
-      const e = await p;
-      expect(e.message).to.match(/No space left on device/);
+      await fn(warnings);
+      await new Promise((r) => setImmediate(r));
     } finally {
       process.off("warning", onWarning);
     }
+    return warnings;
+  }
+
+  /**
+   * BYOK create of f.img from `original` where qemu-img fails ("No space left
+   * on device") and the rollback's deleteKey of the clone fails as well.
+   */
+  async function createWithFailedRollback(ks: FaultInjectingKeyManager, original: string): Promise<Error> {
+    const vd = await env.open({ keystore: ks, keystoreContext: ALICE, env: env.procEnv("wait-fail") });
+    const p = rejection(vd.createXML(volXML({ name: "f.img" }), { keyId: original }));
+    while ((await env.log()).length === 0) await new Promise((r) => setTimeout(r, 20));
+    // copyKey and getKey are done; arm so that the next call (the rollback's deleteKey) fails
+    ks.failAfter("listKeys");
+    await ks.listKeys(ALICE);
+    await writeFile(join(env.mockDir, "go"), "");
+    return p;
+  }
+
+  it("keystore down during the rollback too: the intent stays and the next open removes the clone", async () => {
+    const ks = new FaultInjectingKeyManager(env.local());
+    const original = await ks.createKey(ALICE);
+    const warnings = await withWarnings(async () => {
+      const e = await createWithFailedRollback(ks, original);
+      expect(e.message).to.match(/No space left on device/);
+    });
     expect(ks.failed).to.equal("deleteKey");
-    await new Promise((r) => setImmediate(r));
     expect(warnings.some((w) => w.includes("could not be fully undone"))).to.equal(true);
     const left = await env.state();
     expect(left.files).to.deep.equal([]);
@@ -140,17 +156,8 @@ describe("storage/volume-driver with a keystore (local backend, mock qemu-img)",
   it("keystore still down at the next open: the pool opens, the intent stays (warned), a later open finishes it", async () => {
     const ks = new FaultInjectingKeyManager(env.local());
     const original = await ks.createKey(ALICE);
-    const vd = await env.open({ keystore: ks, keystoreContext: ALICE, env: env.procEnv("wait-fail") });
-    const warnings: string[] = [];
-    const onWarning = (w: Error): void => void warnings.push(w.message);
-    process.on("warning", onWarning);
-    try {
-      const p = rejection(vd.createXML(volXML({ name: "f.img" }), { keyId: original }));
-      while ((await env.log()).length === 0) await new Promise((r) => setTimeout(r, 20));
-      ks.failAfter("listKeys");
-      await ks.listKeys(ALICE);
-      await writeFile(join(env.mockDir, "go"), "");
-      await p;
+    await withWarnings(async (warnings) => {
+      await createWithFailedRollback(ks, original);
       expect(ks.failed).to.equal("deleteKey");
 
       // the recovery's deleteKey fails as well: that must not keep the pool from opening
@@ -163,9 +170,7 @@ describe("storage/volume-driver with a keystore (local backend, mock qemu-img)",
       expect(warnings.some((w) => w.includes("f.img") && w.includes("injected fault") && w.includes("the next open retries"))).to.equal(true);
       expect((await env.state()).pending).to.deep.equal([join(env.pool, "f.img")]);
       expect(await ks.listKeys(ALICE)).to.have.length(2);
-    } finally {
-      process.off("warning", onWarning);
-    }
+    });
 
     const vd3 = await env.open({ keystore: ks, keystoreContext: ALICE });
     expect(vd3.recovered).to.deep.equal([join(env.pool, "f.img")]);
