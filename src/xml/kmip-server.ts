@@ -23,7 +23,7 @@
 // and attributes are errors, so a misspelt <key> cannot pass unnoticed.
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { VirError } from "../errors.js";
-import { KMIP_SERVER_MAX_RESPONSE_BYTES, type KmipServerConfig } from "../keystore/kmip/server.js";
+import { KMIP_SERVER_MAX_RESPONSE_BYTES, type KmipServerConfig } from "../keystore/kmip/server-config.js";
 import { DEFAULT_MAX_BYTES } from "../keystore/kmip/ttlv.js";
 import { readXML, type XmlElement } from "./read.js";
 

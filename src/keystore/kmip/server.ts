@@ -18,29 +18,9 @@ import * as M from "./messages.js";
 import { KmipObjectStore, loadSealKey } from "./store.js";
 import { decodeTtlv, DEFAULT_MAX_BYTES, encodeTtlv, TtlvError } from "./ttlv.js";
 import { ResultReason } from "./enums.js";
+import { KMIP_SERVER_MAX_RESPONSE_BYTES, type KmipServerConfig } from "./server-config.js";
 
-export interface KmipServerConfig {
-  /** address to bind; default 127.0.0.1 */
-  readonly host?: string;
-  /** TCP port; 0 picks a free one (see the returned `port`); default 5696 */
-  readonly port?: number;
-  /** PEM file paths: server certificate and key, and the CA that signs client certificates */
-  readonly cert: string;
-  readonly key: string;
-  readonly ca: string;
-  /** LevelDB directory for the objects (created) */
-  readonly dataDir: string;
-  /** 32-byte seal key file (raw or hex); created with mode 0600 if absent */
-  readonly sealKeyFile: string;
-  /** lowest TLS version accepted; default TLSv1.2 (PyKMIP's client speaks 1.2) */
-  readonly tlsMinVersion?: "TLSv1.2" | "TLSv1.3";
-  /** largest request accepted; default 1 MiB */
-  readonly maxMessageBytes?: number;
-  /** largest response built: a batch whose answers outgrow it stops with Response Too Large; default 8 MiB */
-  readonly maxResponseBytes?: number;
-  /** close a connection idle this long; default 300 s */
-  readonly idleTimeoutMs?: number;
-}
+export { KMIP_SERVER_MAX_RESPONSE_BYTES, type KmipServerConfig };
 
 export interface KmipServer {
   readonly port: number;
@@ -50,12 +30,6 @@ export interface KmipServer {
 const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
 /** how long close() lets in-flight requests finish before cutting connections */
 const CLOSE_GRACE_MS = 250;
-/**
- * Default response cap. Above the request cap, as a Get answer is about as
- * large as the Register that stored it; but bounded, or a small batch of
- * Gets of one large object would make the server build gigabytes.
- */
-export const KMIP_SERVER_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** requests of one connection waiting their turn before we stop reading from it */
 const MAX_PIPELINED = 8;
 
